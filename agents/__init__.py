@@ -1,0 +1,1 @@
+"""Decision makers built on mechanisms: Bayesian learners, IRL learners, ILfO agent, affective LLM agent."""

@@ -1,0 +1,1 @@
+"""The papers' equations: pure functions and frozen parameter dataclasses, batched over arrays."""
