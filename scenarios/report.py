@@ -63,7 +63,7 @@ def summarise(results: pd.DataFrame, param_names: list[str]) -> pd.DataFrame:
     ]
     rows: list[dict[str, Any]] = []
     groups = (
-        results.groupby(param_names, sort=False, dropna=False) if param_names else [((), results)]
+        results.groupby(param_names, sort=True, dropna=False) if param_names else [((), results)]
     )
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
@@ -107,9 +107,9 @@ def write_report(out_dir: Path) -> Path:
     manifest = store.read_manifest()
     if manifest is None:
         raise BadInput(f"{out_dir}: no manifest.json here; not a seqrl run directory")
-    results, trajectories = store.consolidate()
     identity = manifest["identity"]
     param_names = list(identity["grid"])
+    results, trajectories = store.consolidate(order=[*param_names, "seed_index"])
     varying = [k for k, v in identity["grid"].items() if len(v) > 1]
 
     lines = [

@@ -140,13 +140,15 @@ class RunStore:
             self.tasks_dir / f"{task_id}.parquet", lambda p: frame.to_parquet(p, index=False)
         )
 
-    def consolidate(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """Gather the finished tasks into results.parquet and trajectories.parquet."""
+    def consolidate(self, order: list[str]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """Gather the finished tasks into results.parquet (rows sorted by ``order``, then task id)
+        and trajectories.parquet."""
         ids = sorted(self.finished_ids())
         rows = [pd.read_parquet(self.tasks_dir / f"{i}.parquet") for i in ids]
         results = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
         if not results.empty:
-            results = results.sort_values("task_id", kind="stable").reset_index(drop=True)
+            keys = [c for c in order if c in results.columns] + ["task_id"]
+            results = results.sort_values(keys, kind="stable").reset_index(drop=True)
         atomic_write(self.out_dir / RESULTS, lambda p: results.to_parquet(p, index=False))
         series = [
             pd.read_parquet(path)
