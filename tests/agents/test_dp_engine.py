@@ -1,0 +1,176 @@
+"""Private sequential learning: the vectorized engine against closed forms, Bellman and calibration."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import expit
+
+from agents.bayesian_learner import BayesianLearner, BayesianPolicy
+from agents.sequential_engine import log_checkpoints, simulate_hitting_times, simulate_sequences
+from mechanisms.privacy import HeterogeneousBudget, make_mechanism
+from mechanisms.sequential import BinaryCascadeClosedForm
+from mechanisms.signals import BinarySignal, GaussianSignal
+
+
+def _binary(p, epsilon):
+    return BayesianLearner(BinarySignal(p), make_mechanism("randomized_response", epsilon))
+
+
+def _smoothed(epsilon, sigma=1.0, amplitude=0.5):
+    return BayesianLearner(GaussianSignal(sigma), make_mechanism("smoothed", epsilon, amplitude))
+
+
+@pytest.mark.parametrize(
+    ("p", "epsilon", "seed"), [(0.7, math.inf, 1), (0.7, 1.0, 2), (0.55, 2.0, 3), (0.9, 0.5, 4)]
+)
+def test_binary_cascades_match_gamblers_ruin(p, epsilon, seed):
+    closed = BinaryCascadeClosedForm(p, epsilon)
+    n_agents = int(closed.expected_start * 20) + 50  # P(no cascade by then) is negligible
+    summary = simulate_sequences(_binary(p, epsilon), n_agents, 6000, np.random.default_rng(seed))
+    started = summary.cascade_start >= 0
+    assert started.all()
+    correct = summary.cascade_correct.mean()
+    correct_se = math.sqrt(closed.probability_correct * (1 - closed.probability_correct) / 6000)
+    assert abs(correct - closed.probability_correct) < 4 * correct_se
+    start = summary.cascade_start
+    assert abs(start.mean() - closed.expected_start) < 4 * start.std() / math.sqrt(start.size)
+    # Inside the cascade the public LLR no longer moves.
+    assert np.all(np.abs(summary.public_llr[-1]) > BinarySignal(p).private_llr_magnitude)
+
+
+def test_correct_cascade_probability_drops_where_the_threshold_count_jumps():
+    # Where the threshold count K drops by one as epsilon grows, P(correct) drops: take the largest
+    # such drop on a grid and check that the simulation shows it too.
+    grid = np.linspace(0.3, 5, 300)
+    values = [BinaryCascadeClosedForm(0.7, e).probability_correct for e in grid]
+    drop = int(np.argmin(np.diff(values)))
+    low_eps, high_eps = grid[drop], grid[drop + 1]
+    assert values[drop] > values[drop + 1] + 0.02
+    rates = []
+    for index, epsilon in enumerate((low_eps, high_eps)):
+        summary = simulate_sequences(
+            _binary(0.7, epsilon), 400, 8000, np.random.default_rng(10 + index)
+        )
+        rates.append(summary.cascade_correct.mean())
+    standard_error = math.sqrt(0.25 / 8000 * 2)
+    assert rates[0] - rates[1] > 0.02 - 4 * standard_error
+    assert rates[0] > rates[1]
+
+
+def test_first_agent_action_and_report_match_their_probabilities():
+    sigma, epsilon = 1.3, 0.8
+    learner = _smoothed(epsilon, sigma)
+    runs = 40_000
+    summary = simulate_sequences(learner, 1, runs, np.random.default_rng(5), checkpoints=[1, 2])
+    wrong_action_rate = summary.wrong_actions.mean()
+    expected_action = stats.norm.cdf(-1 / sigma)
+    assert abs(wrong_action_rate - expected_action) < 4 * math.sqrt(expected_action / runs)
+    # Report probability by direct Monte Carlo-free integration: P(x = -theta) at l = 0.
+    signal = np.linspace(-12, 12, 200_001)
+    density = stats.norm.pdf(signal, 1, sigma)
+    flip = 0.5 * np.exp(-epsilon * np.abs(signal))
+    expected_report = np.trapezoid(np.where(signal > 0, flip, 1 - flip) * density, signal)
+    se = math.sqrt(expected_report * (1 - expected_report) / runs)
+    assert abs(summary.wrong_reports.mean() - expected_report) < 4 * se
+
+
+@pytest.mark.parametrize(
+    "learner",
+    [
+        _binary(0.7, 1.0),
+        _smoothed(0.5),
+        _smoothed(math.inf),
+        BayesianLearner(GaussianSignal(1.0), HeterogeneousBudget("smoothed", "uniform", 0.0, 1.0)),
+        BayesianLearner(
+            GaussianSignal(0.8),
+            HeterogeneousBudget("randomized_response", "two_point", 0.3, 3.0, observed=True),
+        ),
+    ],
+    ids=["binary-rr", "smoothed", "none", "hidden-uniform", "observed-two-point"],
+)
+def test_public_llr_is_calibrated(learner):
+    # If observers update correctly, P(theta = +1 | l_n) = expit(l_n) at every n.
+    summary = simulate_sequences(learner, 6, 30_000, np.random.default_rng(7), checkpoints=[3, 7])
+    llr = summary.public_llr.ravel()
+    truth = np.tile(summary.theta > 0, 2)
+    edges = np.quantile(llr, np.linspace(0, 1, 9))
+    bins = np.clip(np.searchsorted(edges, llr, side="right") - 1, 0, 7)
+    for index in range(8):
+        members = bins == index
+        if members.sum() < 200:
+            continue
+        predicted = expit(llr[members])
+        observed = truth[members].mean()
+        se = math.sqrt(max(predicted.mean() * (1 - predicted.mean()), 1e-3) / members.sum())
+        assert abs(observed - predicted.mean()) < 4.5 * se
+
+
+@pytest.mark.parametrize(("epsilon", "bound"), [(1.0, 4.0), (0.5, 3.0), (math.inf, 4.0)])
+def test_bellman_hitting_time_matches_monte_carlo(epsilon, bound):
+    learner = _smoothed(epsilon)
+    times = simulate_hitting_times(learner, bound, 100_000, 4000, np.random.default_rng(8))
+    assert (times > 0).all()
+    bellman = learner.expected_hitting_time(bound, grid_points=2000)
+    standard_error = times.std() / math.sqrt(times.size)
+    assert abs(times.mean() - bellman) < 4 * standard_error + 0.005 * bellman
+
+
+def test_streamed_hitting_times_match_the_bellman_value():
+    learner = _smoothed(1.0)
+    summary = simulate_sequences(learner, 300, 4000, np.random.default_rng(14), bound=4.0)
+    times = summary.hitting_time
+    assert (times > 0).all()
+    bellman = learner.expected_hitting_time(4.0, grid_points=2000)
+    assert abs(times.mean() - bellman) < 4 * times.std() / math.sqrt(times.size) + 0.005 * bellman
+
+
+def test_summaries_do_not_grow_with_the_number_of_agents():
+    summary = simulate_sequences(_smoothed(1.0), 3000, 3, np.random.default_rng(9))
+    assert summary.public_llr.shape == (log_checkpoints(3000).size, 3)
+    assert summary.trajectory is None
+    assert summary.first_correct_action.shape == (3,)
+    assert summary.checkpoints[0] == 1 and summary.checkpoints[-1] == 3001
+
+
+def test_recorded_trajectory_matches_checkpoints_and_chunks_are_independent():
+    summary = simulate_sequences(
+        _binary(0.7, 1.0), 50, 30, np.random.default_rng(11), record_runs=25, chunk_runs=10
+    )
+    assert summary.trajectory.shape == (51, 25)
+    np.testing.assert_array_equal(
+        summary.trajectory[summary.checkpoints - 1], summary.public_llr[:, :25]
+    )
+    # Wrong actions before n recorded at checkpoints are non-decreasing and end at the total.
+    assert np.all(np.diff(summary.wrong_actions_before, axis=0) >= 0)
+    np.testing.assert_array_equal(summary.wrong_actions_before[-1], summary.wrong_actions)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("epsilon", [0.5, 1.0])
+def test_private_learning_grows_like_two_over_epsilon_log_n(epsilon):
+    summary = simulate_sequences(_smoothed(epsilon), 20_000, 200, np.random.default_rng(12))
+    slope_log, _ = summary.learning_speed(start=200)
+    assert slope_log == pytest.approx(2 / epsilon, rel=0.12)
+
+
+def test_bayesian_policy_reproduces_the_learner_action():
+    model = GaussianSignal(1.0)
+    policy = BayesianPolicy(model)
+    observation = np.array([[0.0, 0.3], [2.0, -0.9], [-2.0, 0.9], [-0.5, 0.2]])
+    actions, _ = policy.predict(observation)
+    np.testing.assert_array_equal(actions, [1, 1, 0, 0])
+
+
+@pytest.mark.slow
+def test_million_agent_sequences_stream_their_summaries():
+    summary = simulate_sequences(_binary(0.7, 1.0), 1_000_000, 4, np.random.default_rng(13))
+    assert summary.public_llr.shape == (log_checkpoints(1_000_000).size, 4)
+    assert (summary.cascade_start >= 0).all()
+    # After the cascade every action copies it: agents n_c .. N are all right or all wrong.
+    slot = int(np.searchsorted(summary.checkpoints, 1000))
+    later = 1_000_000 - summary.checkpoints[slot] + 1
+    assert (summary.cascade_start < summary.checkpoints[slot]).all()
+    wrong_after = summary.wrong_actions - summary.wrong_actions_before[slot]
+    assert np.all((wrong_after == 0) | (wrong_after == later))
