@@ -31,10 +31,8 @@ from agents.irl_inverse import ConsistentSetSearch, consistent_set_distances, in
 from mechanisms.irl_behaviour import (
     BehaviouralModel,
     behaviour_policy,
-    greedy_policy,
+    learned_reward_regret,
     perturb_policy,
-    policy_iteration,
-    regret,
 )
 from mechanisms.irl_mdp import (
     TabularMDP,
@@ -240,8 +238,6 @@ def _evaluate_batch(
         search,
     )
     fitted = behaviour_policy(assumed_model, assumed_transition, representative)
-    _, learned_q = policy_iteration(transition, representative, true_discount)
-    learned_policy = greedy_policy(learned_q)
     return pd.DataFrame(
         {
             "starc_representative": distances.representative,
@@ -250,8 +246,8 @@ def _evaluate_batch(
             "starc_worst": distances.worst,
             "starc_supremum": distances.supremum,
             "epic_representative": epic_distance(representative, true_reward, true_discount),
-            "regret_representative": regret(
-                transition, true_reward, initial, true_discount, learned_policy
+            "regret_representative": learned_reward_regret(
+                transition, true_reward, representative, initial, true_discount
             ),
             "policy_distance": policy_distance(fitted, observed),
         }

@@ -26,6 +26,7 @@ from mechanisms.irl_mdp import expected_reward
 from mechanisms.irl_rewards import (
     minimal_potential_map,
     potential_shaping,
+    project_minimal,
     redistribute,
     shaping_operator,
     starc_distance,
@@ -140,8 +141,9 @@ def consistent_set_distances(
 
     For the optimal model the true consistent set is larger (every optimality-preserving
     transformation); the search covers shaping and redistribution only, and the optimal model's
-    own ambiguity shows in the representative's distance. Works on a batch of n MDPs at once. The distance is measured with the L2-minimal
-    canonicalisation of the true MDP (tau_t, gamma_t); it depends on a member only through its
+    own ambiguity shows in the representative's distance. Works on a batch of n MDPs at once.
+    The distance is measured with the L2-minimal canonicalisation of the true MDP (tau_t,
+    gamma_t); it depends on a member only through its
     expected reward under tau_t, ``y = r^ + (gamma_a T_t - E) Phi + b o e`` with
     ``b(s, a) = ||tau_t(s, a) - tau_a(s, a)||_1``: the redistribution direction
     ``X = bound e(s, a) sign(tau_t - tau_a)(s, a, s')`` attains every such shift within the box.
@@ -257,8 +259,7 @@ class _CosineObjective:
     def project(self, y: np.ndarray) -> np.ndarray:
         """P y for y ``[n, ..., SA]``."""
         flat = y.reshape(y.shape[0], -1, self.n_pairs)
-        potentials = flat @ np.swapaxes(self.potential_map, -1, -2)
-        return (flat - potentials @ np.swapaxes(self.operator, -1, -2)).reshape(y.shape)
+        return project_minimal(flat, self.operator, self.potential_map).reshape(y.shape)
 
     def evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cosine, canonical x, its norm) at z ``[n, R, K]``."""

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import minimize
 
-from mechanisms.irl_behaviour import BehaviouralModel, softmax, value_iteration
+from mechanisms.irl_behaviour import BehaviouralModel, mce_policy, value_iteration
 from mechanisms.irl_mdp import discounted_occupancy, validate_discount, validate_transition
 
 RewardClass = Literal["state", "state_action", "features"]
@@ -157,7 +157,7 @@ def mce_irl(
         )
         warm_start["values"] = values
         warm_start["evaluations"] += 1
-        policy = softmax((q_values - values[..., None]) / model.temperature)
+        policy = mce_policy(q_values, values, model.temperature)
         return values, policy, reward
 
     def negative_dual(theta: np.ndarray) -> tuple[float, np.ndarray]:

@@ -24,10 +24,10 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.irl_harness import evaluate_robustness, random_mdp_sampler  # noqa: E402
-from mechanisms.irl_behaviour import BehaviouralModel, value_iteration  # noqa: E402
+from mechanisms.irl_behaviour import value_iteration  # noqa: E402
 from mechanisms.irl_mdp import random_transition  # noqa: E402
 from mechanisms.irl_rewards import canonicalise, minimal_canonicalisation_iterative  # noqa: E402
-from scenarios.library.irl import irl_misspecification  # noqa: E402
+from scenarios.library.irl import _models, irl_misspecification  # noqa: E402
 
 
 def _timed(function, repeats: int = 1):
@@ -83,12 +83,7 @@ def bench_sweep(subset: int = 50) -> None:
         sweep_time, metrics = _timed(
             lambda task=task: irl_misspecification.run(task, np.random.default_rng(0))
         )
-        truth, assumed = (
-            BehaviouralModel(task["true_model"], task["temperature_true"], task["gamma_true"]),
-            BehaviouralModel(
-                task["assumed_model"], task["temperature_assumed"], task["gamma_assumed"]
-            ),
-        )
+        truth, assumed = _models(task)
         loop_time, _ = _timed(
             lambda truth=truth, assumed=assumed, task=task, subset=subset: evaluate_robustness(
                 truth, assumed, random_mdp_sampler(32, 4, discount=task["gamma_true"]), subset, 0.05,

@@ -23,6 +23,7 @@ import numpy as np
 from mechanisms.irl_mdp import (
     expect_next,
     expected_reward,
+    policy_distance,
     policy_evaluation,
     policy_return,
     validate_discount,
@@ -134,6 +135,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=-1, keepdims=True)
 
 
+def mce_policy(q_values: np.ndarray, values: np.ndarray, temperature: float) -> np.ndarray:
+    """The MCE policy ``pi(a | s) = exp((Q(s, a) - V(s)) / alpha)`` from soft value iteration."""
+    return softmax((q_values - values[..., None]) / temperature)
+
+
 def greedy_policy(q_values: np.ndarray, tie_tolerance: float = 1e-7) -> np.ndarray:
     """Uniform over the actions within ``tie_tolerance`` of max_a Q(s, a)."""
     best = q_values >= q_values.max(axis=-1, keepdims=True) - tie_tolerance
@@ -161,7 +167,7 @@ def behaviour_policy(
             tolerance=tolerance,
             max_iterations=max_iterations,
         )
-        return softmax((q_values - values[..., None]) / model.temperature)
+        return mce_policy(q_values, values, model.temperature)
     _, q_values = value_iteration(
         transition, reward, model.discount, tolerance=tolerance, max_iterations=max_iterations
     )
@@ -208,7 +214,7 @@ def perturb_policy(policy: np.ndarray, delta: float, rng: np.random.Generator) -
         return np.array(policy, dtype=np.float64)
     weights = rng.gamma(1.0, size=np.shape(policy))
     other = weights / weights.sum(axis=-1, keepdims=True)
-    gap = 0.5 * np.abs(policy - other).sum(axis=-1).max(axis=-1)
+    gap = policy_distance(policy, other)
     mixing = np.minimum(1.0, delta / np.maximum(gap, 1e-300))[..., None, None]
     return (1.0 - mixing) * policy + mixing * other
 
@@ -235,3 +241,15 @@ def regret(
     meaningful = spread > 1e-9 * np.maximum(scale, 1.0)
     ratio = (best_return - achieved) / np.where(meaningful, spread, 1.0)
     return np.where(meaningful, np.clip(ratio, 0.0, 1.0), 0.0)
+
+
+def learned_reward_regret(
+    transition: np.ndarray,
+    true_reward: np.ndarray,
+    learned_reward: np.ndarray,
+    initial_distribution: np.ndarray,
+    discount: float,
+) -> np.ndarray:
+    """:func:`regret` under R_true of the (greedy) optimal policy for a learned reward R^."""
+    _, q_values = policy_iteration(transition, learned_reward, discount)
+    return regret(transition, true_reward, initial_distribution, discount, greedy_policy(q_values))

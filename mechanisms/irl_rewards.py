@@ -86,6 +86,20 @@ def minimal_potential_map(
     return np.linalg.solve(weighted @ operator, weighted)
 
 
+def project_minimal(
+    flat_reward: np.ndarray, operator: np.ndarray, potential_map: np.ndarray
+) -> np.ndarray:
+    """Minimal canonicalisation ``r + M Phi* = r - M (K r)`` of flattened rewards ``[..., S A]``.
+
+    Args:
+        flat_reward: r as rows ``[..., S A]`` (a batch of rows ``[n, k, S A]`` per batched MDP).
+        operator: M from :func:`shaping_operator`.
+        potential_map: K from :func:`minimal_potential_map`.
+    """
+    potentials = flat_reward @ np.swapaxes(potential_map, -1, -2)
+    return flat_reward - potentials @ np.swapaxes(operator, -1, -2)
+
+
 def canonicalisation_matrix(
     transition: np.ndarray,
     discount: float,
@@ -159,11 +173,9 @@ def canonicalise_expected(
     shape = reward_sa.shape
     flat = reward_sa.reshape(*shape[:-2], 1, shape[-2] * shape[-1])
     if transition.ndim == 3:
-        flat = flat[..., 0, :]
-        canonical = flat - (flat @ potential_map.T) @ operator.T
+        canonical = project_minimal(flat[..., 0, :], operator, potential_map)
     else:
-        potentials = flat @ np.swapaxes(potential_map, -1, -2)
-        canonical = (flat - potentials @ np.swapaxes(operator, -1, -2))[..., 0, :]
+        canonical = project_minimal(flat, operator, potential_map)[..., 0, :]
     return canonical.reshape(canonical.shape[:-1] + shape[-2:])
 
 
@@ -293,11 +305,7 @@ def epic_canonicalisation(
 ) -> np.ndarray:
     """EPIC's canonically shaped reward ``[..., S, A, S']`` (Gleave et al. 2021, Definition 4.1)."""
     discount = validate_discount(discount)
-    n_states, n_actions = reward.shape[-3], reward.shape[-2]
-    states = np.full(n_states, 1.0 / n_states) if state_distribution is None else state_distribution
-    actions = (
-        np.full(n_actions, 1.0 / n_actions) if action_distribution is None else action_distribution
-    )
+    states, actions = _epic_marginals(reward, state_distribution, action_distribution)
     # mean_from[..., s] = E_{A, S'}[R(s, A, S')]
     mean_from = np.einsum("...sax,a,x->...s", reward, actions, states)
     overall = np.sum(mean_from * states, axis=-1)
@@ -318,11 +326,7 @@ def epic_distance(
     action_distribution: np.ndarray | None = None,
 ) -> np.ndarray:
     """EPIC distance ``sqrt((1 - rho) / 2)`` on [0, 1] under the coverage D_S x D_A x D_S."""
-    n_states, n_actions = reward_a.shape[-3], reward_a.shape[-2]
-    states = np.full(n_states, 1.0 / n_states) if state_distribution is None else state_distribution
-    actions = (
-        np.full(n_actions, 1.0 / n_actions) if action_distribution is None else action_distribution
-    )
+    states, actions = _epic_marginals(reward_a, state_distribution, action_distribution)
     coverage = states[:, None, None] * actions[None, :, None] * states[None, None, :]
     centred = []
     for reward in (reward_a, reward_b):
@@ -338,3 +342,17 @@ def epic_distance(
         denominator > 0, covariance / np.where(denominator > 0, denominator, 1.0), 0.0
     )
     return np.sqrt(np.clip((1.0 - correlation) / 2.0, 0.0, 1.0))
+
+
+def _epic_marginals(
+    reward: np.ndarray,
+    state_distribution: np.ndarray | None,
+    action_distribution: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """D_S and D_A for rewards ``[..., S, A, S']``, uniform where not given."""
+    n_states, n_actions = reward.shape[-3], reward.shape[-2]
+    states = np.full(n_states, 1.0 / n_states) if state_distribution is None else state_distribution
+    actions = (
+        np.full(n_actions, 1.0 / n_actions) if action_distribution is None else action_distribution
+    )
+    return states, actions

@@ -91,13 +91,45 @@ def _smoothed_rr_log_m(z: np.ndarray, scaled: np.ndarray, log_amplitude: float) 
     return np.logaddexp(first + np.log1p(-np.exp(second - first)), third)
 
 
-@dataclass(frozen=True)
-class NoPrivacy:
-    """Truthful reports, x = a (epsilon = inf)."""
+class _MechanismBase:
+    """Defaults shared by the mechanisms: one budget for all, increment by log-likelihoods."""
 
-    def sample_epsilon(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> None:
-        """No per-agent budget."""
+    def sample_epsilon(
+        self, rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray | None:
+        """Every agent has the same budget (or none): nothing is drawn."""
         return None
+
+    def report_log_likelihood(
+        self,
+        report: np.ndarray,
+        public_llr: np.ndarray,
+        theta: np.ndarray,
+        signal_model: SignalModel,
+        epsilon: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """log P(x | l, theta), the report likelihood observers use (defined by each mechanism)."""
+        raise NotImplementedError
+
+    def llr_increment(
+        self,
+        report: np.ndarray,
+        public_llr: np.ndarray,
+        signal_model: SignalModel,
+        epsilon: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """log P(x | l, +1) - log P(x | l, -1), and 0 where both are equal (inside a cascade)."""
+        plus = self.report_log_likelihood(report, public_llr, 1, signal_model, epsilon)
+        minus = self.report_log_likelihood(report, public_llr, -1, signal_model, epsilon)
+        # Inside a binary cascade both likelihoods are equal (possibly log 0): the report is
+        # uninformative.
+        with np.errstate(invalid="ignore"):
+            return np.where(plus == minus, 0.0, plus - minus)
+
+
+@dataclass(frozen=True)
+class NoPrivacy(_MechanismBase):
+    """Truthful reports, x = a (epsilon = inf)."""
 
     def flip_probability(
         self,
@@ -133,11 +165,11 @@ class NoPrivacy:
         """log P(x | l, +1) - log P(x | l, -1) (tabulated by regime for binary signals)."""
         if isinstance(signal_model, BinarySignal):
             return _mixed_llr_increment(report, public_llr, signal_model, 0.0)
-        return _log_likelihood_difference(self, report, public_llr, signal_model, epsilon)
+        return super().llr_increment(report, public_llr, signal_model, epsilon)
 
 
 @dataclass(frozen=True)
-class RandomizedResponse:
+class RandomizedResponse(_MechanismBase):
     """Randomized response: flip the action with constant probability u = 1 / (1 + e^epsilon).
 
     Attributes:
@@ -149,10 +181,6 @@ class RandomizedResponse:
     def __post_init__(self) -> None:
         _validate_epsilon(self.epsilon)
 
-    def sample_epsilon(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> None:
-        """Every agent has the same budget."""
-        return None
-
     def flip_probability(
         self,
         signal: np.ndarray,
@@ -161,7 +189,7 @@ class RandomizedResponse:
         epsilon: np.ndarray | None = None,
     ) -> np.ndarray:
         """u = 1 / (1 + e^epsilon), whatever the signal (a scalar, or per agent)."""
-        return randomized_response_flip_probability(self.epsilon if epsilon is None else epsilon)
+        return self._flip(epsilon)
 
     def report_log_likelihood(
         self,
@@ -172,7 +200,7 @@ class RandomizedResponse:
         epsilon: np.ndarray | None = None,
     ) -> np.ndarray:
         """log[(1 - u) P(a = x | l, theta) + u P(a = -x | l, theta)]."""
-        flip = randomized_response_flip_probability(self.epsilon if epsilon is None else epsilon)
+        flip = self._flip(epsilon)
         return _mixed_log_likelihood(report, public_llr, theta, signal_model, flip)
 
     def llr_increment(
@@ -183,12 +211,15 @@ class RandomizedResponse:
         epsilon: np.ndarray | None = None,
     ) -> np.ndarray:
         """log P(x | l, +1) / P(x | l, -1), as one logarithm of a ratio (P >= u > 0 never underflows)."""
-        flip = randomized_response_flip_probability(self.epsilon if epsilon is None else epsilon)
+        flip = self._flip(epsilon)
         return _mixed_llr_increment(report, public_llr, signal_model, flip)
+
+    def _flip(self, epsilon: np.ndarray | None) -> np.ndarray:
+        return randomized_response_flip_probability(self.epsilon if epsilon is None else epsilon)
 
 
 @dataclass(frozen=True)
-class SmoothedRandomizedResponse:
+class SmoothedRandomizedResponse(_MechanismBase):
     """Smoothed RR for Gaussian signals: u(s) = c exp(-epsilon |s - t(l)|).
 
     Attributes:
@@ -203,10 +234,6 @@ class SmoothedRandomizedResponse:
         _validate_epsilon(self.epsilon)
         _validate_amplitude(self.amplitude)
 
-    def sample_epsilon(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> None:
-        """Every agent has the same budget."""
-        return None
-
     def flip_probability(
         self,
         signal: np.ndarray,
@@ -215,9 +242,13 @@ class SmoothedRandomizedResponse:
         epsilon: np.ndarray | None = None,
     ) -> np.ndarray:
         """u(s) = c exp(-epsilon |s - t(l)|)."""
-        signal_model = _require_gaussian(signal_model)
-        distance = np.abs(np.asarray(signal) - signal_model.threshold(public_llr))
-        return self.amplitude * np.exp(-(self.epsilon if epsilon is None else epsilon) * distance)
+        return _smoothed_flip_probability(
+            signal,
+            public_llr,
+            signal_model,
+            self.epsilon if epsilon is None else epsilon,
+            self.amplitude,
+        )
 
     def report_log_likelihood(
         self,
@@ -228,12 +259,11 @@ class SmoothedRandomizedResponse:
         epsilon: np.ndarray | None = None,
     ) -> np.ndarray:
         """log P(x | l, theta) from :func:`smoothed_rr_log_likelihood`."""
-        signal_model = _require_gaussian(signal_model)
-        return smoothed_rr_log_likelihood(
+        return _smoothed_log_likelihood(
             report,
-            signal_model.threshold(public_llr),
+            public_llr,
             theta,
-            signal_model.sigma,
+            signal_model,
             self.epsilon if epsilon is None else epsilon,
             self.amplitude,
         )
@@ -263,7 +293,7 @@ class SmoothedRandomizedResponse:
 
 
 @dataclass(frozen=True)
-class HeterogeneousBudget:
+class HeterogeneousBudget(_MechanismBase):
     """Per-agent budgets epsilon_n drawn from a distribution, used by RR or smoothed RR.
 
     Observers who see epsilon_n (``observed``) use that agent's likelihood; otherwise they marginalise,
@@ -345,9 +375,9 @@ class HeterogeneousBudget:
             )
         if self.base == "randomized_response":
             return randomized_response_flip_probability(epsilon)
-        signal_model = _require_gaussian(signal_model)
-        distance = np.abs(np.asarray(signal) - signal_model.threshold(public_llr))
-        return self.amplitude * np.exp(-np.asarray(epsilon) * distance)
+        return _smoothed_flip_probability(
+            signal, public_llr, signal_model, np.asarray(epsilon), self.amplitude
+        )
 
     def report_log_likelihood(
         self,
@@ -389,7 +419,7 @@ class HeterogeneousBudget:
                 else self._mean_flip()
             )
             return _mixed_llr_increment(report, public_llr, signal_model, flip)
-        return _log_likelihood_difference(self, report, public_llr, signal_model, epsilon)
+        return super().llr_increment(report, public_llr, signal_model, epsilon)
 
     def _mean_flip(self) -> float:
         nodes, weights = self.quadrature()
@@ -406,14 +436,8 @@ class HeterogeneousBudget:
         if self.base == "randomized_response":
             flip = randomized_response_flip_probability(epsilon)
             return _mixed_log_likelihood(report, public_llr, theta, signal_model, flip)
-        signal_model = _require_gaussian(signal_model)
-        return smoothed_rr_log_likelihood(
-            report,
-            signal_model.threshold(public_llr),
-            theta,
-            signal_model.sigma,
-            epsilon,
-            self.amplitude,
+        return _smoothed_log_likelihood(
+            report, public_llr, theta, signal_model, epsilon, self.amplitude
         )
 
 
@@ -447,20 +471,6 @@ def report_llr_increment(
 ) -> np.ndarray:
     """Observers' update l_{n+1} - l_n = log P(x | l, theta=+1) - log P(x | l, theta=-1)."""
     return mechanism.llr_increment(report, public_llr, signal_model, epsilon)
-
-
-def _log_likelihood_difference(
-    mechanism: Mechanism,
-    report: np.ndarray,
-    public_llr: np.ndarray,
-    signal_model: SignalModel,
-    epsilon: np.ndarray | None,
-) -> np.ndarray:
-    plus = mechanism.report_log_likelihood(report, public_llr, 1, signal_model, epsilon)
-    minus = mechanism.report_log_likelihood(report, public_llr, -1, signal_model, epsilon)
-    # Inside a binary cascade both likelihoods are equal (possibly log 0): the report is uninformative.
-    with np.errstate(invalid="ignore"):
-        return np.where(plus == minus, 0.0, plus - minus)
 
 
 def _report_probability(
@@ -520,6 +530,34 @@ def _binary_increment_table(signal_model: BinarySignal, flip: float) -> np.ndarr
 def _gauss_legendre(count: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes and weights on [-1, 1] (cached: computing them solves an eigenproblem)."""
     return np.polynomial.legendre.leggauss(count)
+
+
+def _smoothed_flip_probability(
+    signal: np.ndarray,
+    public_llr: np.ndarray,
+    signal_model: SignalModel,
+    epsilon: float | np.ndarray,
+    amplitude: float,
+) -> np.ndarray:
+    """u(s) = c exp(-epsilon |s - t(l)|)."""
+    signal_model = _require_gaussian(signal_model)
+    distance = np.abs(np.asarray(signal) - signal_model.threshold(public_llr))
+    return amplitude * np.exp(-epsilon * distance)
+
+
+def _smoothed_log_likelihood(
+    report: np.ndarray,
+    public_llr: np.ndarray,
+    theta: np.ndarray,
+    signal_model: SignalModel,
+    epsilon: float | np.ndarray,
+    amplitude: float,
+) -> np.ndarray:
+    """:func:`smoothed_rr_log_likelihood` at the threshold t(l) of a Gaussian signal model."""
+    signal_model = _require_gaussian(signal_model)
+    return smoothed_rr_log_likelihood(
+        report, signal_model.threshold(public_llr), theta, signal_model.sigma, epsilon, amplitude
+    )
 
 
 def _require_gaussian(signal_model: SignalModel) -> GaussianSignal:

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import splu
 
+from mechanisms.privacy import randomized_response_flip_probability
 from mechanisms.signals import TIE_TOLERANCE, BinarySignal
 
 
@@ -54,7 +55,7 @@ class BinaryCascadeClosedForm:
     @property
     def flip_probability(self) -> float:
         """u = 1 / (1 + e^epsilon) (0 without privacy)."""
-        return 0.0 if math.isinf(self.epsilon) else 1.0 / (1.0 + math.exp(self.epsilon))
+        return float(randomized_response_flip_probability(self.epsilon))
 
     @property
     def report_accuracy(self) -> float:
@@ -71,7 +72,7 @@ class BinaryCascadeClosedForm:
     @property
     def threshold_count(self) -> int:
         """K, the net report count at which the cascade starts."""
-        ratio = math.log(self.p / (1.0 - self.p)) / self.step
+        ratio = BinarySignal(self.p).private_llr_magnitude / self.step
         return math.floor(ratio * (1.0 + TIE_TOLERANCE)) + 1
 
     @property

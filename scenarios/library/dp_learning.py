@@ -33,6 +33,7 @@ from scenarios import Param, TaskOutput, scenario
 
 EPSILON_HELP = "privacy budget epsilon > 0 (inf = no privacy)"
 CASCADE_ACCURACIES = (0.55, 0.7, 0.9)
+LLR_AXIS_LABEL = "mean public LLR theta * l_n"
 PRIVATE_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
@@ -213,6 +214,14 @@ def _check_continuous(params: dict[str, Any]) -> None:
     make_mechanism("smoothed", params["epsilon"], params["amplitude"])
 
 
+def _smoothed_learner(params: dict[str, Any]) -> BayesianLearner:
+    """Bayesian learner with Gaussian signals under smoothed RR (or none when epsilon = inf)."""
+    return BayesianLearner(
+        GaussianSignal(params["sigma"]),
+        make_mechanism("smoothed", params["epsilon"], params["amplitude"]),
+    )
+
+
 def _plot_continuous(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> dict[str, Any]:
     figure, axes = _figure(ncols=2)
     wrong_figure, wrong_axes = _figure()
@@ -236,7 +245,7 @@ def _plot_continuous(results: pd.DataFrame, trajectories: pd.DataFrame | None) -
     axes[0, 1].set_xlabel("sqrt(log n)")
     axes[0, 1].set_title("no privacy: l_n linear in sqrt(log n)")
     for axis in axes[0]:
-        axis.set_ylabel("mean public LLR theta * l_n")
+        axis.set_ylabel(LLR_AXIS_LABEL)
         axis.legend(fontsize=8)
     wrong_axes[0, 0].set_xscale("log")
     wrong_axes[0, 0].set_xlabel("agent n (log scale)")
@@ -266,19 +275,12 @@ def _plot_continuous(results: pd.DataFrame, trajectories: pd.DataFrame | None) -
 )
 def dp_continuous_learning(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
     """Simulate Gaussian-signal sequences and fit the growth of the public LLR."""
-    learner = BayesianLearner(
-        GaussianSignal(params["sigma"]),
-        make_mechanism("smoothed", params["epsilon"], params["amplitude"]),
-    )
+    learner = _smoothed_learner(params)
     summary = simulate_sequences(learner, params["n_agents"], params["n_runs"], rng)
     return TaskOutput(_learning_metrics(summary), _trajectory_frame(summary))
 
 
 # --- dp-hitting-time -------------------------------------------------------------------------------
-
-
-def _check_hitting(params: dict[str, Any]) -> None:
-    _check_continuous(params)
 
 
 def _plot_first_correct(trajectories: pd.DataFrame | None) -> Any:
@@ -374,17 +376,14 @@ def _plot_hitting(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> d
         "tail_agents": 1000,
     },
     seeds=2,
-    check=_check_hitting,
+    check=_check_continuous,
 )
 def dp_hitting_time(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
     """E[tau_B] by Monte Carlo and Bellman, and the tails of the first-correct action/report times.
 
     Everything is simulated under theta = +1 (theta = -1 is its mirror image).
     """
-    learner = BayesianLearner(
-        GaussianSignal(params["sigma"]),
-        make_mechanism("smoothed", params["epsilon"], params["amplitude"]),
-    )
+    learner = _smoothed_learner(params)
     times = simulate_hitting_times(
         learner, params["bound"], params["max_agents"], params["n_runs"], rng
     )
@@ -443,12 +442,17 @@ def _plot_heterogeneous(results: pd.DataFrame, trajectories: pd.DataFrame | None
             f"{'budgets seen' if observed else 'budgets marginalised'}"
         )
         axes[0, 0].plot(
-            rows["step"], rows["mean_public_llr"], color=PRIVATE_COLORS[index % 6], label=label
+            rows["step"],
+            rows["mean_public_llr"],
+            color=PRIVATE_COLORS[index % len(PRIVATE_COLORS)],
+            label=label,
         )
-    axes[0, 0].set_xscale("log")
-    axes[0, 0].set_xlabel("agent n (log scale)")
-    axes[0, 0].set_ylabel("mean public LLR theta * l_n")
-    axes[0, 0].set_title("Heterogeneous privacy budgets")
+    axes[0, 0].set(
+        xscale="log",
+        xlabel="agent n (log scale)",
+        ylabel=LLR_AXIS_LABEL,
+        title="Heterogeneous privacy budgets",
+    )
     axes[0, 0].legend(fontsize=8)
     figure.tight_layout()
     return {"dp_heterogeneous": figure}
@@ -501,10 +505,6 @@ def dp_heterogeneous(params: dict[str, Any], rng: np.random.Generator) -> TaskOu
 # --- dp-rl-learner ---------------------------------------------------------------------------------
 
 
-def _check_rl(params: dict[str, Any]) -> None:
-    _check_continuous(params)
-
-
 def _policy_llr_paths(
     env_kwargs: dict[str, Any], policy: Any, episodes: int, seed: int
 ) -> np.ndarray:
@@ -530,15 +530,13 @@ def _plot_rl(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> dict[s
             ("tab:blue", "tab:orange"), means.groupby("policy"), strict=False
         ):
             axes[0, 0].plot(rows["step"], rows["mean_public_llr"], color=color, label=policy)
-    axes[0, 0].set_xlabel("agent n")
-    axes[0, 0].set_ylabel("mean public LLR theta * l_n")
-    axes[0, 0].set_title("Public belief under each policy")
+    axes[0, 0].set(xlabel="agent n", ylabel=LLR_AXIS_LABEL, title="Public belief under each policy")
     axes[0, 0].legend(fontsize=8)
     accuracy = results[["ppo_accuracy", "bayesian_accuracy"]].mean()
     axes[0, 1].bar(["PPO", "Bayesian"], accuracy.to_numpy(), color=("tab:orange", "tab:blue"))
-    axes[0, 1].set_ylim(0, 1)
-    axes[0, 1].set_ylabel("accuracy (evaluate_policy)")
-    axes[0, 1].set_title("Share of correct guesses")
+    axes[0, 1].set(
+        ylim=(0, 1), ylabel="accuracy (evaluate_policy)", title="Share of correct guesses"
+    )
     figure.tight_layout()
     return {"dp_rl_learner": figure}
 
@@ -558,7 +556,7 @@ def _plot_rl(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> dict[s
     quick={"total_timesteps": 1024, "n_eval_episodes": 20},
     seeds=1,
     quick_seeds=1,
-    check=_check_rl,
+    check=_check_continuous,
 )
 def dp_rl_learner(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
     """Train PPO and compare it with the Bayesian policy by evaluate_policy and public-LLR paths."""

@@ -20,9 +20,7 @@ from mechanisms.irl_behaviour import (
     MODEL_KINDS,
     BehaviouralModel,
     behaviour_policy,
-    greedy_policy,
-    policy_iteration,
-    regret,
+    learned_reward_regret,
 )
 from mechanisms.irl_mdp import discounted_occupancy, random_mdp
 from mechanisms.irl_rewards import starc_distance
@@ -257,11 +255,11 @@ def irl_perturbation(params: dict[str, Any], rng: np.random.Generator) -> dict[s
     example = scaling_counterexample(
         model, example_mdp.transition, example_mdp.reward, params["delta"]
     )
-    frame = report.per_mdp
+    metrics = report.metrics()
     return {
-        "starc_representative": float(frame["starc_representative"].mean()),
-        "starc_worst": float(frame["starc_worst"].max()),
-        "regret_representative": float(frame["regret_representative"].mean()),
+        "starc_representative": metrics["starc_representative"],
+        "starc_worst": metrics["starc_worst"],
+        "regret_representative": metrics["regret_representative"],
         "starc_scaling": example.starc_distance,
         "scaling_scale": example.scale,
         "scaling_policy_distance": example.policy_distance,
@@ -365,12 +363,10 @@ def irl_mce_wrong_discount(params: dict[str, Any], rng: np.random.Generator) -> 
         distances.append(
             float(starc_distance(fitted.reward, reward, mdp.transition, truth.discount))
         )
-        _, q_values = policy_iteration(mdp.transition, fitted.reward, truth.discount)
-        learned_policy = greedy_policy(q_values)
         regrets.append(
             float(
-                regret(
-                    mdp.transition, reward, mdp.initial_distribution, truth.discount, learned_policy
+                learned_reward_regret(
+                    mdp.transition, reward, fitted.reward, mdp.initial_distribution, truth.discount
                 )
             )
         )
