@@ -101,7 +101,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     scenario = resolve(canonical_reference(args.scenario))
     print(f"{scenario.name}: {scenario.description}")
     for p in scenario.params:
-        grid = f"  grid {list(scenario.grid[p.name])}" if p.name in scenario.grid else ""
+        values = [v for g in scenario.subgrids() for v in g.get(p.name, [])]
+        grid = f"  grid {list(dict.fromkeys(values))}" if values else ""
         print(f"  {p.name} ({p.type.__name__}, default {p.default}; {p.allowed()}){grid}  {p.help}")
     print(f"  seeds: {scenario.seeds} (quick: {scenario.quick_seeds}); quick overrides: "
           f"{dict(scenario.quick) or 'none'}")  # fmt: skip
@@ -128,8 +129,8 @@ def _positive(name: str, value: int | None) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     reference = canonical_reference(args.scenario)
     scenario = resolve(reference)
-    axes = scenario.axes(parse_assignments(scenario, args.set), quick=args.quick)
-    combinations = list(scenario.combinations(axes))
+    grids = scenario.axes(parse_assignments(scenario, args.set), quick=args.quick)
+    combinations = list(scenario.combinations(grids))
     _positive("--seeds", args.seeds)
     _positive("--workers", args.workers)
     n_seeds = args.seeds or (scenario.quick_seeds if args.quick else scenario.seeds)
@@ -143,7 +144,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise BadInput("--executor ray needs Ray: pip install 'seqrl[ray]'") from None
     out_dir = Path(args.out or f"results/{scenario.name}{'-quick' if args.quick else ''}")
     check_writable(out_dir)
-    identity = {"scenario": scenario.name, "grid": axes, "n_seeds": n_seeds, "root_seed": args.seed}
+    identity = {
+        "scenario": scenario.name,
+        "grid": grids,
+        "n_seeds": n_seeds,
+        "root_seed": args.seed,
+    }
     store = RunStore(out_dir)
     store.check_compatible(identity)
 

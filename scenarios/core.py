@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ParamValue = int | float | str | bool
+Axes = dict[str, list[ParamValue]]
+"""A grid: each parameter's list of values; the grid is their Cartesian product."""
 RunFunction = Callable[[dict[str, Any], np.random.Generator], "Mapping[str, Any] | TaskOutput"]
 PlotFunction = Callable[["pd.DataFrame", "pd.DataFrame | None"], "Mapping[str, Any]"]
 
@@ -160,7 +162,9 @@ class Scenario:
         params: The typed parameters.
         run: ``run(params, rng)`` -> dict of metrics or a TaskOutput. Must be deterministic given rng.
         plot: Optional ``plot(results, trajectories)`` -> {file stem: matplotlib Figure}.
-        grid: Default grid axes {name: [values]} run when the user sets nothing for that name.
+        grid: Default grid axes {name: [values]} run when the user sets nothing for that name; or a
+            list of such mappings, whose grids are joined (for axes that only matter together, e.g.
+            ``[{"model": ["a"]}, {"model": ["b"], "b_only": [1, 2]}]``).
         quick: Overrides (single values or lists) applied by ``--quick`` for a smoke-sized run.
         seeds: Default number of seeds.
         quick_seeds: Number of seeds under ``--quick`` unless ``--seeds`` is given.
@@ -172,7 +176,9 @@ class Scenario:
     params: tuple[Param, ...]
     run: RunFunction
     plot: PlotFunction | None = None
-    grid: Mapping[str, Sequence[ParamValue]] = field(default_factory=dict)
+    grid: Mapping[str, Sequence[ParamValue]] | Sequence[Mapping[str, Sequence[ParamValue]]] = field(
+        default_factory=dict
+    )
     quick: Mapping[str, ParamValue | Sequence[ParamValue]] = field(default_factory=dict)
     seeds: int = 5
     quick_seeds: int = 2
@@ -184,10 +190,11 @@ class Scenario:
             raise ValueError(f"scenario {self.name}: duplicate parameter names")
         if reserved := set(names) & set(RESERVED_COLUMNS):
             raise ValueError(f"scenario {self.name}: parameter names {reserved} are reserved")
-        for key, values in {**self.grid, **{k: _as_list(v) for k, v in self.quick.items()}}.items():
-            param = self.param(key)
-            for value in _as_list(values):
-                param.validate(value)
+        for subgrid in [*self.subgrids(), self.quick]:
+            for key, values in subgrid.items():
+                param = self.param(key)
+                for value in _as_list(values):
+                    param.validate(value)
 
     def param(self, name: str) -> Param:
         """Return the parameter called ``name``.
@@ -201,34 +208,50 @@ class Scenario:
         known = ", ".join(p.name for p in self.params) or "none"
         raise BadInput(f"unknown parameter {name!r} for scenario {self.name}; known: {known}")
 
+    def subgrids(self) -> list[Mapping[str, Sequence[ParamValue]]]:
+        """The default grid as a list of mappings (one mapping when the grid is a single product)."""
+        return [self.grid] if isinstance(self.grid, Mapping) else list(self.grid)
+
     def axes(
         self, overrides: Mapping[str, Sequence[ParamValue]] | None = None, quick: bool = False
-    ) -> dict[str, list[ParamValue]]:
-        """The grid axes: defaults, then the scenario's grid, then --quick, then the user's --set."""
-        axes: dict[str, list[ParamValue]] = {p.name: [p.default] for p in self.params}
-        axes.update({k: list(v) for k, v in self.grid.items()})
-        if quick:
-            axes.update({k: _as_list(v) for k, v in self.quick.items()})
-        for key, values in (overrides or {}).items():
+    ) -> list[Axes]:
+        """The grids to run: for each default sub-grid, the parameters' defaults, then the
+        sub-grid's axes, then the --quick overrides, then the user's --set (applied to every one)."""
+        for key in overrides or {}:
             self.param(key)
-            axes[key] = list(values)
-        return axes
+        grids: list[Axes] = []
+        for subgrid in self.subgrids() or [{}]:
+            axes: Axes = {p.name: [p.default] for p in self.params}
+            axes.update({k: list(v) for k, v in subgrid.items()})
+            if quick:
+                axes.update({k: _as_list(v) for k, v in self.quick.items()})
+            axes.update({k: list(v) for k, v in (overrides or {}).items()})
+            if axes not in grids:
+                grids.append(axes)
+        return grids
 
-    def combinations(self, axes: Mapping[str, Sequence[ParamValue]]) -> Iterator[dict[str, Any]]:
-        """Every parameter combination of the grid, validated, in a fixed order.
+    def combinations(
+        self, grids: Sequence[Mapping[str, Sequence[ParamValue]]]
+    ) -> Iterator[dict[str, Any]]:
+        """Every distinct parameter combination of the grids, validated, in a fixed order.
 
         Raises:
             BadInput: a combination fails the scenario's cross-parameter check.
         """
-        names = list(axes)
-        for index in np.ndindex(*(len(axes[n]) for n in names)):
-            combo = {n: axes[n][i] for n, i in zip(names, index, strict=True)}
-            if self.check is not None:
-                try:
-                    self.check(dict(combo))
-                except ValueError as error:
-                    raise BadInput(str(error)) from None
-            yield combo
+        seen: list[dict[str, Any]] = []
+        for axes in grids:
+            names = list(axes)
+            for index in np.ndindex(*(len(axes[n]) for n in names)):
+                combo = {n: axes[n][i] for n, i in zip(names, index, strict=True)}
+                if combo in seen:
+                    continue
+                seen.append(combo)
+                if self.check is not None:
+                    try:
+                        self.check(dict(combo))
+                    except ValueError as error:
+                        raise BadInput(str(error)) from None
+                yield combo
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -241,7 +264,9 @@ def scenario(
     description: str,
     params: Sequence[Param],
     plot: PlotFunction | None = None,
-    grid: Mapping[str, Sequence[ParamValue]] | None = None,
+    grid: Mapping[str, Sequence[ParamValue]]
+    | Sequence[Mapping[str, Sequence[ParamValue]]]
+    | None = None,
     quick: Mapping[str, Any] | None = None,
     seeds: int = 5,
     quick_seeds: int = 2,
@@ -256,7 +281,7 @@ def scenario(
             params=tuple(params),
             run=run,
             plot=plot,
-            grid=dict(grid or {}),
+            grid=grid or {},
             quick=dict(quick or {}),
             seeds=seeds,
             quick_seeds=quick_seeds,

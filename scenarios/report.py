@@ -108,9 +108,11 @@ def write_report(out_dir: Path) -> Path:
     if manifest is None:
         raise BadInput(f"{out_dir}: no manifest.json here; not a seqrl run directory")
     identity = manifest["identity"]
-    param_names = list(identity["grid"])
+    grids = identity["grid"]
+    param_names = list(grids[0])
+    values = {k: list(dict.fromkeys(str(v) for g in grids for v in g[k])) for k in param_names}
     results, trajectories = store.consolidate(order=[*param_names, "seed_index"])
-    varying = [k for k, v in identity["grid"].items() if len(v) > 1]
+    varying = [k for k, v in values.items() if len(v) > 1]
 
     lines = [
         f"# {identity['scenario']}",
@@ -120,8 +122,7 @@ def write_report(out_dir: Path) -> Path:
         f"Tasks finished: {len(results)} of {manifest.get('n_tasks', '?')}; "
         f"seeds per combination: {identity['n_seeds']} (root seed {identity['root_seed']}).",
         "",
-        "Fixed parameters: "
-        + ", ".join(f"`{k}={v[0]}`" for k, v in identity["grid"].items() if len(v) == 1),
+        "Fixed parameters: " + ", ".join(f"`{k}={v[0]}`" for k, v in values.items() if len(v) == 1),
         "",
         "Each cell: mean over seeds with its 95% bootstrap confidence interval; IQM is the "
         "interquartile mean.",

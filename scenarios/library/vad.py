@@ -240,7 +240,10 @@ def _plot_dialogue(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> 
         ),
     ],
     plot=_plot_dialogue,
-    grid={"condition": list(CONDITION_CHOICES), "mu": [0.8, 0.95]},
+    grid=[
+        {"condition": ["stateless", "first-order"]},
+        {"condition": ["second-order"], "mu": [0.8, 0.95]},
+    ],
     quick={"condition": ["stateless", "second-order"], "mu": [0.8], "max_tokens": 16},
     seeds=5,
     quick_seeds=1,

@@ -60,9 +60,9 @@ def test_axes_layer_defaults_grid_quick_and_overrides():
         grid={"a": [1, 2]},
         quick={"b": 20, "a": [5]},
     )
-    assert s.axes() == {"a": [1, 2], "b": [2], "c": [3]}
-    assert s.axes(quick=True) == {"a": [5], "b": [20], "c": [3]}
-    assert s.axes({"c": [7, 8]}, quick=True) == {"a": [5], "b": [20], "c": [7, 8]}
+    assert s.axes() == [{"a": [1, 2], "b": [2], "c": [3]}]
+    assert s.axes(quick=True) == [{"a": [5], "b": [20], "c": [3]}]
+    assert s.axes({"c": [7, 8]}, quick=True) == [{"a": [5], "b": [20], "c": [7, 8]}]
     with pytest.raises(BadInput, match="unknown parameter 'zzz'.*known: a, b, c"):
         s.axes({"zzz": [1]})
 
@@ -73,9 +73,30 @@ def test_combinations_are_the_cartesian_product_and_run_the_check():
             raise ValueError(f"a must differ from b, got {params['a']}")
 
     s = Scenario("s", "d", (Param("a", int, 1), Param("b", int, 2)), _noop, check=check)
-    assert list(s.combinations({"a": [1, 2], "b": [3]})) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}]
+    assert list(s.combinations([{"a": [1, 2], "b": [3]}])) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}]
     with pytest.raises(BadInput, match="a must differ from b"):
-        list(s.combinations({"a": [1, 2], "b": [2]}))
+        list(s.combinations([{"a": [1, 2], "b": [2]}]))
+
+
+def test_a_list_of_subgrids_runs_their_union_without_repeats():
+    s = Scenario(
+        name="s",
+        description="d",
+        params=(Param("model", str, "a"), Param("mu", float, 0.5), Param("n", int, 1)),
+        run=_noop,
+        grid=[{"model": ["a", "b"]}, {"model": ["b"], "mu": [0.5, 0.9]}],
+    )
+    assert [(c["model"], c["mu"]) for c in s.combinations(s.axes())] == [
+        ("a", 0.5),
+        ("b", 0.5),
+        ("b", 0.9),
+    ]
+    # --set applies to every sub-grid; sub-grids that become equal collapse.
+    assert s.axes({"mu": [0.1]}) == [
+        {"model": ["a", "b"], "mu": [0.1], "n": [1]},
+        {"model": ["b"], "mu": [0.1], "n": [1]},
+    ]
+    assert len(list(s.combinations(s.axes({"mu": [0.1]})))) == 2
 
 
 def test_reserved_and_duplicate_parameter_names_are_refused():
