@@ -1,0 +1,399 @@
+"""Imitation from observation on stable-baselines3 off-policy algorithms, with ADS as a callback.
+
+The agent is an SB3 SAC / TD3 / DDPG learner whose stored rewards are replaced, at the end of each
+episode, by the optimal-transport proxy reward against observation-only demos
+(:mod:`mechanisms.optimal_transport_reward`). Training is done once per episode
+(``train_freq=(1, "episode")``, one gradient step per environment step), so every transition is
+relabelled before it can be sampled, as in the official ADS code which stores whole episodes.
+
+:class:`DiscountScheduleCallback` evaluates the policy every ``eval_freq`` steps with SB3's
+``evaluate_policy``, updates the progress recognizer (:mod:`mechanisms.discount_scheduling`) and
+writes the discount into every copy SB3 keeps.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium
+import numpy as np
+from stable_baselines3 import DDPG, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.noise import NormalActionNoise
+from stable_baselines3.common.vec_env import VecEnv
+
+from mechanisms.discount_scheduling import (
+    SCHEDULES,
+    DiscountParams,
+    ProgressParams,
+    discount_from_progress,
+    linear_discount,
+    reference_scores,
+    update_progress,
+)
+from mechanisms.optimal_transport_reward import (
+    FeatureStandardizer,
+    OTRewardParams,
+    best_demo_rewards,
+    cost_matrices,
+    reward_scale,
+)
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG}
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """Hyperparameters of the SB3 base learner.
+
+    Attributes:
+        algorithm: ``"SAC"`` (default), ``"TD3"`` or ``"DDPG"``.
+        learning_rate: Adam step size.
+        buffer_size: Replay capacity in transitions.
+        batch_size: Minibatch size.
+        learning_starts: Random-action steps before the first update.
+        net_arch: Hidden layer sizes of actor and critics.
+        n_steps: n-step returns (needs an SB3 version with ``n_steps``; 1 = plain TD).
+        action_noise_std: Gaussian exploration noise of TD3 / DDPG.
+        ent_coef: SAC's entropy coefficient (``"auto_0.05"``: learned, starting at 0.05; the OT
+            reward is scaled to about 10 per episode, so SAC's default start of 1 swamps it).
+        device: Torch device; ``"auto"`` picks CUDA when present.
+    """
+
+    algorithm: str = "SAC"
+    learning_rate: float = 3e-4
+    buffer_size: int = 100_000
+    batch_size: int = 256
+    learning_starts: int = 1_000
+    net_arch: tuple[int, ...] = (256, 256)
+    n_steps: int = 1
+    action_noise_std: float = 0.1
+    ent_coef: str | float = "auto_0.05"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(
+                f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}"
+            )
+        for name in ("buffer_size", "batch_size", "n_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_starts < 0:
+            raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not self.action_noise_std >= 0:
+            raise ValueError(f"action_noise_std must be >= 0, got {self.action_noise_std}")
+
+
+def set_discount(model: BaseAlgorithm, gamma: float) -> list[str]:
+    """Write ``gamma`` to every copy SB3 keeps; return the names of the copies written.
+
+    SAC / TD3 / DDPG read ``model.gamma`` on every gradient step; an n-step replay buffer keeps
+    its own ``gamma`` (and ``replay_buffer_kwargs`` keeps the value a rebuilt buffer would get);
+    on-policy algorithms copy it into their rollout buffer.
+    """
+    written = ["model.gamma"]
+    model.gamma = float(gamma)
+    buffer_kwargs = getattr(model, "replay_buffer_kwargs", None)
+    if isinstance(buffer_kwargs, dict) and "gamma" in buffer_kwargs:
+        buffer_kwargs["gamma"] = float(gamma)
+        written.append("replay_buffer_kwargs['gamma']")
+    for name in ("replay_buffer", "rollout_buffer"):
+        buffer = getattr(model, name, None)
+        if buffer is not None and hasattr(buffer, "gamma"):
+            buffer.gamma = float(gamma)
+            written.append(f"{name}.gamma")
+    return written
+
+
+class OTRewarder:
+    """OT proxy reward against fixed demos, with the scale fixed after the first episode.
+
+    Features are standardised with the demos' mean and standard deviation.
+    """
+
+    def __init__(self, demos: np.ndarray, params: OTRewardParams | None = None) -> None:
+        """Prepare the demo features.
+
+        Args:
+            demos: ``(N, T, d)`` expert observations.
+            params: OT reward parameters.
+        """
+        self.params = params or OTRewardParams()
+        self.demos = np.asarray(demos, dtype=np.float64)
+        self.standardizer = FeatureStandardizer.fit(demos)
+        self.demo_features = self.standardizer(demos)
+        self.scale: float | None = None
+
+    def costs(self, observations: np.ndarray) -> np.ndarray:
+        """Costs of trajectories ``(..., T_a, d)`` against every demo: ``(..., N, T_a, T)``."""
+        features = self.standardizer(observations)[..., None, :, :]
+        return cost_matrices(features, self.demo_features, self.params.cost)
+
+    def demo_costs(self) -> np.ndarray:
+        """Costs between every ordered pair of demos: ``(N, N, T, T)``."""
+        return self.costs(self.demos)
+
+    def rewards(self, observations: np.ndarray) -> np.ndarray:
+        """Scaled best-of-N OT rewards ``(T_a,)`` for one trajectory ``(T_a, d)``."""
+        raw, _ = best_demo_rewards(self.costs(observations), self.params)
+        if self.scale is None:
+            self.scale = reward_scale(raw, self.params.scale_target)
+            logger.info("OT reward scale fixed at %.4g", self.scale)
+        return self.scale * raw
+
+
+class OTRelabelCallback(BaseCallback):
+    """Replace the rewards of the episode just collected by OT rewards (one env, episode rollouts)."""
+
+    def __init__(self, rewarder: OTRewarder) -> None:
+        super().__init__()
+        self.rewarder = rewarder
+        self.episode_returns: list[float] = []
+        self._start = 0
+
+    def _on_training_start(self) -> None:
+        if self.training_env.num_envs != 1:
+            raise ValueError(
+                f"n_envs must be 1 for OT relabelling, got {self.training_env.num_envs}"
+            )
+
+    def _on_rollout_start(self) -> None:
+        self._start = self.model.replay_buffer.pos
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        buffer = self.model.replay_buffer
+        count = (buffer.pos - self._start) % buffer.buffer_size
+        if count == 0:
+            return
+        positions = (self._start + np.arange(count)) % buffer.buffer_size
+        rewards = self.rewarder.rewards(buffer.next_observations[positions, 0])
+        buffer.rewards[positions, 0] = rewards
+        self.episode_returns.append(float(rewards.sum()))
+
+
+def evaluate_with_observations(
+    model: BaseAlgorithm,
+    env: gymnasium.Env | VecEnv,
+    n_episodes: int,
+    min_success_steps: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic evaluation with SB3's ``evaluate_policy``, keeping what the recognizer needs.
+
+    Args:
+        model: The learner.
+        env: An evaluation env or VecEnv (fixed horizon, ``info["success"]``); a VecEnv with
+            several envs runs episodes in parallel, one policy call per step for all of them.
+        n_episodes: Episodes to run.
+        min_success_steps: An episode succeeds when ``info["success"]`` holds on at least this
+            many steps.
+
+    Returns:
+        ``(successes (E,) bool, observations (E, T, d))``; observations are ``o_1..o_T``.
+    """
+    episodes: list[np.ndarray] = []
+    successes: list[bool] = []
+    frames: dict[int, list[np.ndarray]] = defaultdict(list)
+    success_steps: dict[int, int] = defaultdict(int)
+
+    def record(local: dict[str, Any], _: dict[str, Any]) -> None:
+        index, info, done = local["i"], local["info"], local["done"]
+        frame = info["terminal_observation"] if done else local["new_observations"][index]
+        frames[index].append(np.asarray(frame, dtype=np.float32))
+        success_steps[index] += int(bool(info.get("success", False)))
+        if done:
+            episodes.append(np.stack(frames.pop(index)))
+            successes.append(success_steps.pop(index) >= min_success_steps)
+
+    evaluate_policy(
+        model, env, n_eval_episodes=n_episodes, deterministic=True, callback=record, warn=False
+    )
+    return np.array(successes, dtype=bool), np.stack(episodes)
+
+
+class DiscountScheduleCallback(BaseCallback):
+    """Evaluate, update the progress recognizer and set the discount (ADS or an ablation schedule).
+
+    The recognizer runs under every schedule, so ``progress`` is reported for all of them; only
+    ``schedule="ads"`` maps it to the discount.
+
+    Attributes:
+        history: One dict per evaluation: ``step``, ``success_rate``, ``gamma``, ``progress``.
+    """
+
+    def __init__(
+        self,
+        eval_env: gymnasium.Env | VecEnv,
+        rewarder: OTRewarder,
+        progress_params: ProgressParams,
+        discount_params: DiscountParams | None = None,
+        schedule: str = "ads",
+        fixed_gamma: float = 0.99,
+        linear_steps: int = 1,
+        eval_freq: int = 5_000,
+        n_eval_episodes: int = 10,
+        min_success_steps: int = 1,
+    ) -> None:
+        """Configure the schedule.
+
+        Args:
+            eval_env: Separate evaluation env, or a VecEnv of several to batch the episodes.
+            rewarder: Supplies the frame costs against the demos.
+            progress_params: Recognizer parameters (horizon = demo length).
+            discount_params: ``alpha`` of ``gamma = alpha ** (1 / p)``.
+            schedule: ``"ads"``, ``"fixed"`` (``fixed_gamma``) or ``"linear"`` (from
+                ``alpha ** (1 / p0)`` to ``alpha ** (1 / T)`` over ``linear_steps`` steps).
+            fixed_gamma: Discount of the fixed schedule.
+            linear_steps: Duration of the linear schedule in environment steps.
+            eval_freq: Evaluate every this many environment steps (and at the end).
+            n_eval_episodes: Episodes per evaluation.
+            min_success_steps: Steps with ``info["success"]`` for an episode to count as solved.
+        """
+        super().__init__()
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+        if not 0 < fixed_gamma <= 1:
+            raise ValueError(f"gamma must be in (0, 1], got {fixed_gamma}")
+        if eval_freq < 1 or n_eval_episodes < 1:
+            raise ValueError(
+                f"eval_freq and n_eval_episodes must be >= 1, got {eval_freq}, {n_eval_episodes}"
+            )
+        self.eval_env = eval_env
+        self.rewarder = rewarder
+        self.progress_params = progress_params
+        self.discount_params = discount_params or DiscountParams()
+        self.schedule = schedule
+        self.fixed_gamma = fixed_gamma
+        self.linear_steps = linear_steps
+        self.eval_freq = eval_freq
+        self.n_eval_episodes = n_eval_episodes
+        self.min_success_steps = min_success_steps
+        self.progress = progress_params.initial_progress
+        self.reference = reference_scores(
+            rewarder.demo_costs(), progress_params.reference_percentile
+        )
+        self.history: list[dict[str, float]] = []
+        self._last_eval_step = -1
+
+    def current_discount(self) -> float:
+        """The discount the schedule prescribes now."""
+        if self.schedule == "fixed":
+            return self.fixed_gamma
+        if self.schedule == "linear":
+            start = discount_from_progress(
+                self.progress_params.initial_progress, self.discount_params
+            )
+            end = discount_from_progress(self.progress_params.horizon, self.discount_params)
+            return float(linear_discount(self.num_timesteps, self.linear_steps, start, end))
+        return float(discount_from_progress(self.progress, self.discount_params))
+
+    def _apply(self) -> None:
+        set_discount(self.model, self.current_discount())
+
+    def _on_training_start(self) -> None:
+        self._apply()
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps % self.eval_freq == 0:
+            self.evaluate()
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.schedule == "linear":
+            self._apply()
+
+    def _on_training_end(self) -> None:
+        if self._last_eval_step != self.num_timesteps:
+            self.evaluate()
+
+    def evaluate(self) -> dict[str, float]:
+        """Run the evaluation episodes, update progress and the discount; append to history."""
+        successes, observations = evaluate_with_observations(
+            self.model, self.eval_env, self.n_eval_episodes, self.min_success_steps
+        )
+        costs = self.rewarder.costs(observations)
+        costs = costs.reshape(-1, *costs.shape[-2:])
+        self.progress = update_progress(self.progress, costs, self.reference, self.progress_params)
+        self._apply()
+        self._last_eval_step = self.num_timesteps
+        row = {
+            "step": float(self.num_timesteps),
+            "success_rate": float(successes.mean()),
+            "gamma": float(self.model.gamma),
+            "progress": float(self.progress),
+        }
+        self.history.append(row)
+        logger.info("evaluation %s", row)
+        return row
+
+
+class ImitationFromObservationAgent:
+    """An SB3 off-policy learner trained on the OT proxy reward of observation-only demos."""
+
+    def __init__(
+        self,
+        env: gymnasium.Env,
+        demos: np.ndarray,
+        config: LearnerConfig | None = None,
+        ot_params: OTRewardParams | None = None,
+        gamma: float = 0.99,
+        seed: int | None = None,
+    ) -> None:
+        """Build the learner.
+
+        Args:
+            env: Training env (one instance; fixed horizon).
+            demos: ``(N, T, d)`` expert observations, validated against ``env``.
+            config: Base-learner hyperparameters.
+            ot_params: OT reward parameters.
+            gamma: Initial discount (a schedule callback may overwrite it).
+            seed: Seed of SB3, torch and the env.
+        """
+        self.config = config or LearnerConfig()
+        self.rewarder = OTRewarder(demos, ot_params)
+        algorithm = ALGORITHMS[self.config.algorithm]
+        kwargs: dict[str, Any] = {
+            "learning_rate": self.config.learning_rate,
+            "buffer_size": self.config.buffer_size,
+            "batch_size": self.config.batch_size,
+            "learning_starts": self.config.learning_starts,
+            "gamma": gamma,
+            "train_freq": (1, "episode"),
+            "gradient_steps": -1,
+            "policy_kwargs": {"net_arch": list(self.config.net_arch)},
+            "seed": seed,
+            "device": self.config.device,
+            "verbose": 0,
+        }
+        if self.config.algorithm == "SAC":
+            kwargs["ent_coef"] = self.config.ent_coef
+        else:
+            size = env.action_space.shape[0]
+            kwargs["action_noise"] = NormalActionNoise(
+                np.zeros(size), self.config.action_noise_std * np.ones(size)
+            )
+        if self.config.n_steps > 1:
+            if "n_steps" not in inspect.signature(algorithm.__init__).parameters:
+                raise ValueError("n_steps > 1 needs stable-baselines3 >= 2.7")
+            kwargs["n_steps"] = self.config.n_steps
+        self.model = algorithm("MlpPolicy", env, **kwargs)
+        self.relabel_callback = OTRelabelCallback(self.rewarder)
+
+    def learn(self, total_timesteps: int, callbacks: list[BaseCallback] | None = None) -> None:
+        """Train for ``total_timesteps`` environment steps with OT relabelling (plus callbacks)."""
+        self.model.learn(
+            total_timesteps, callback=CallbackList([self.relabel_callback, *(callbacks or [])])
+        )

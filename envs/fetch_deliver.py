@@ -1,0 +1,141 @@
+"""FetchDeliver: a cheap progress-dependent task for imitation from observation (System 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+
+class FetchDeliverEnv(gymnasium.Env):
+    """A point mass must fetch an object before it can deliver it to a fixed goal.
+
+    ## Description
+    The task has the progress-dependency property of Liu et al. (2024): delivering is only possible
+    after fetching, and an observation-matching reward for the late frames (agent at the goal) can
+    be collected by driving straight to the goal without the object. The object is picked up when
+    the agent comes within ``grasp_radius`` of it, then moves with the agent, and is delivered
+    (placed on the goal) when it comes within ``goal_radius`` of the goal ``(-0.5, 0.6)``.
+
+    ## Action Space
+    ``Box(-1, 1, (2,))``: velocity command; the point moves by ``speed * action`` per step inside
+    the square ``[-1, 1]^2``.
+
+    ## Observation Space
+    ``Box((5,))``: agent x, y; object x, y; 1 while the object is carried, else 0. The goal is
+    fixed and not observed.
+
+    ## Rewards
+    The task reward is 1 on every step after delivery, else 0 (an imitator ignores it and uses a
+    proxy reward).
+
+    ## Starting State
+    Agent near ``(-0.7, -0.7)`` (uniform jitter 0.1); object uniform in
+    ``[0.3, 0.7] x [-0.7, -0.3]``.
+
+    ## Episode End
+    Truncated after ``horizon`` steps; never terminated, so every episode has exactly ``horizon``
+    steps. ``info["success"]`` is true once the object has been delivered (it stays delivered).
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    goal = np.array([-0.5, 0.6])
+
+    def __init__(
+        self,
+        horizon: int = 24,
+        speed: float = 0.15,
+        grasp_radius: float = 0.12,
+        goal_radius: float = 0.2,
+    ) -> None:
+        """Create the task.
+
+        Args:
+            horizon: Steps per episode (fixed).
+            speed: Largest displacement per step along each axis.
+            grasp_radius: Distance within which the object is picked up.
+            goal_radius: Distance from the goal within which a carried object is delivered.
+        """
+        if horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon}")
+        if not speed > 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        for name, value in (("grasp_radius", grasp_radius), ("goal_radius", goal_radius)):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        self.horizon = horizon
+        self.speed = speed
+        self.grasp_radius = grasp_radius
+        self.goal_radius = goal_radius
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self.observation_space = spaces.Box(
+            low=np.array([-1, -1, -1, -1, 0], dtype=np.float32),
+            high=np.ones(5, dtype=np.float32),
+            dtype=np.float32,
+        )
+        self._agent = np.zeros(2)
+        self._object = np.zeros(2)
+        self._carried = False
+        self._delivered = False
+        self._steps = 0
+
+    def _observation(self) -> np.ndarray:
+        return np.concatenate([self._agent, self._object, [float(self._carried)]]).astype(
+            np.float32
+        )
+
+    def _info(self) -> dict[str, Any]:
+        return {"success": self._delivered, "carried": self._carried}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._agent = np.array([-0.7, -0.7]) + self.np_random.uniform(-0.1, 0.1, size=2)
+        self._object = self.np_random.uniform([0.3, -0.7], [0.7, -0.3])
+        self._carried = False
+        self._delivered = False
+        self._steps = 0
+        return self._observation(), self._info()
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        self._agent = np.clip(self._agent + self.speed * action, -1.0, 1.0)
+        if not self._carried and not self._delivered:
+            self._carried = bool(np.linalg.norm(self._agent - self._object) <= self.grasp_radius)
+        if self._carried:
+            self._object = self._agent.copy()
+            if np.linalg.norm(self._object - self.goal) <= self.goal_radius:
+                self._object = self.goal.astype(np.float64).copy()
+                self._carried = False
+                self._delivered = True
+        self._steps += 1
+        reward = float(self._delivered)
+        truncated = self._steps >= self.horizon
+        return self._observation(), reward, False, truncated, self._info()
+
+
+def fetch_deliver_expert(
+    observation: np.ndarray, goal: np.ndarray = FetchDeliverEnv.goal, speed: float = 0.15
+) -> np.ndarray:
+    """Scripted expert: head for the object until it is carried, then for the goal, then stop.
+
+    Args:
+        observation: A FetchDeliver observation ``(5,)``.
+        goal: The task's goal position.
+        speed: The env's largest displacement per step.
+
+    Returns:
+        Action ``(2,)`` in [-1, 1].
+    """
+    agent, target, carried = observation[:2], observation[2:4], observation[4] > 0.5
+    delivered = not carried and np.linalg.norm(target - goal) < 1e-6
+    if delivered:
+        return np.zeros(2, dtype=np.float32)
+    if carried:
+        target = goal
+    direction = (target - agent) / speed
+    return np.clip(direction, -1.0, 1.0).astype(np.float32)

@@ -1,0 +1,156 @@
+"""System 3 agents: OT relabelling in the SB3 replay buffer and the ADS discount callback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from agents.imitation_from_observation import (
+    DiscountScheduleCallback,
+    ImitationFromObservationAgent,
+    LearnerConfig,
+    OTRewarder,
+    evaluate_with_observations,
+)
+from envs.expert_demos import collect_demos
+from envs.fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
+from mechanisms.discount_scheduling import DiscountParams, ProgressParams
+from mechanisms.optimal_transport_reward import best_demo_rewards
+
+torch.set_num_threads(1)
+HORIZON = 30
+
+
+@pytest.fixture(scope="module")
+def demos() -> np.ndarray:
+    return collect_demos(
+        FetchDeliverEnv(horizon=HORIZON), fetch_deliver_expert, HORIZON, 3, np.random.default_rng(0)
+    ).observations
+
+
+def small_config(algorithm: str = "SAC", n_steps: int = 1) -> LearnerConfig:
+    return LearnerConfig(
+        algorithm=algorithm,
+        net_arch=(16,),
+        batch_size=16,
+        learning_starts=0,
+        n_steps=n_steps,
+        device="cpu",
+    )
+
+
+def test_relabelled_rewards_replace_env_rewards(demos: np.ndarray) -> None:
+    agent = ImitationFromObservationAgent(
+        FetchDeliverEnv(horizon=HORIZON), demos, small_config(), seed=0
+    )
+    agent.learn(2 * HORIZON)
+    buffer = agent.model.replay_buffer
+    assert buffer.pos == 2 * HORIZON
+    rewarder = agent.rewarder
+    for episode in range(2):
+        rows = slice(episode * HORIZON, (episode + 1) * HORIZON)
+        raw, _ = best_demo_rewards(
+            rewarder.costs(buffer.next_observations[rows, 0]), rewarder.params
+        )
+        np.testing.assert_allclose(buffer.rewards[rows, 0], rewarder.scale * raw, rtol=1e-5)
+    # The scale is fixed by the first episode so that its rewards sum to -scale_target.
+    assert buffer.rewards[:HORIZON, 0].sum() == pytest.approx(
+        -rewarder.params.scale_target, rel=1e-5
+    )
+    assert agent.relabel_callback.episode_returns[0] == pytest.approx(-10.0, rel=1e-5)
+
+
+def test_ads_callback_writes_every_gamma_copy(demos: np.ndarray) -> None:
+    env = FetchDeliverEnv(horizon=HORIZON)
+    agent = ImitationFromObservationAgent(env, demos, small_config(n_steps=3), gamma=0.99, seed=1)
+    model = agent.model
+    assert type(model.replay_buffer).__name__ == "NStepReplayBuffer"
+    discount = DiscountParams(alpha=0.5)
+    callback = DiscountScheduleCallback(
+        DummyVecEnv([lambda: FetchDeliverEnv(horizon=HORIZON)]),
+        agent.rewarder,
+        ProgressParams(horizon=HORIZON),
+        discount,
+        schedule="ads",
+        eval_freq=HORIZON,
+        n_eval_episodes=2,
+    )
+    agent.learn(2 * HORIZON, [callback])
+    expected = 0.5 ** (1 / callback.progress)
+    assert model.gamma == pytest.approx(expected)
+    assert model.replay_buffer.gamma == pytest.approx(expected)
+    assert model.replay_buffer_kwargs["gamma"] == pytest.approx(expected)
+    assert [row["step"] for row in callback.history] == [HORIZON, 2 * HORIZON]
+    assert callback.progress >= ProgressParams(horizon=HORIZON).initial_progress
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected_first", "expected_last"), [("fixed", 0.95, 0.95), ("linear", None, None)]
+)
+def test_fixed_and_linear_schedules(
+    demos: np.ndarray, schedule: str, expected_first, expected_last
+) -> None:
+    agent = ImitationFromObservationAgent(
+        FetchDeliverEnv(horizon=HORIZON), demos, small_config(), seed=2
+    )
+    discount = DiscountParams(alpha=0.2)
+    callback = DiscountScheduleCallback(
+        DummyVecEnv([lambda: FetchDeliverEnv(horizon=HORIZON)]),
+        agent.rewarder,
+        ProgressParams(horizon=HORIZON),
+        discount,
+        schedule=schedule,
+        fixed_gamma=0.95,
+        linear_steps=2 * HORIZON,
+        eval_freq=HORIZON,
+        n_eval_episodes=1,
+    )
+    agent.learn(2 * HORIZON, [callback])
+    gammas = [row["gamma"] for row in callback.history]
+    if schedule == "fixed":
+        assert gammas == [expected_first, expected_last]
+    else:
+        start, end = 0.2 ** (1 / 6), 0.2 ** (1 / HORIZON)  # p0 = floor(0.2 * 30) = 6
+        np.testing.assert_allclose(gammas, [(start + end) / 2, end])
+
+
+@pytest.mark.parametrize("algorithm", ["TD3", "DDPG"])
+def test_other_off_policy_algorithms(demos: np.ndarray, algorithm: str) -> None:
+    agent = ImitationFromObservationAgent(
+        FetchDeliverEnv(horizon=HORIZON), demos, small_config(algorithm), seed=3
+    )
+    agent.learn(HORIZON)
+    assert type(agent.model).__name__ == algorithm
+    assert agent.model.replay_buffer.rewards[:HORIZON, 0].sum() == pytest.approx(-10.0, rel=1e-5)
+
+
+class ExpertModel:
+    """Duck-typed SB3 model acting with the scripted expert, for evaluate_policy."""
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        return np.stack([fetch_deliver_expert(o) for o in observation]), state
+
+
+@pytest.mark.parametrize("n_envs", [1, 3])
+def test_evaluation_records_observations_and_success(demos: np.ndarray, n_envs: int) -> None:
+    env = DummyVecEnv([lambda: FetchDeliverEnv(horizon=HORIZON)] * n_envs)
+    env.seed(5)
+    successes, observations = evaluate_with_observations(ExpertModel(), env, 6)
+    assert successes.tolist() == [True] * 6
+    assert observations.shape == (6, HORIZON, 5)
+    # Every recorded episode is a real expert episode: the object ends on the goal.
+    np.testing.assert_allclose(
+        observations[:, -1, 2:4], np.broadcast_to(FetchDeliverEnv.goal, (6, 2)), atol=1e-6
+    )
+    # The expert's own rollouts match the demos as well as demos match each other.
+    rewarder = OTRewarder(demos)
+    assert np.all(np.isfinite(rewarder.costs(observations)))
+
+
+def test_learner_config_validation() -> None:
+    with pytest.raises(ValueError, match="algorithm must be one of SAC, TD3, DDPG, got 'PPO'"):
+        LearnerConfig(algorithm="PPO")
+    with pytest.raises(ValueError, match="n_steps must be >= 1, got 0"):
+        LearnerConfig(n_steps=0)

@@ -1,0 +1,137 @@
+"""System 3 hosts: FetchDeliver, Meta-World imitation env, expert demos and their validation."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401  (registers the ids)
+from envs.expert_demos import ExpertDemos, collect_demos, load_demos, save_demos, validate_demos
+from envs.fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
+
+
+def test_fetch_deliver_passes_check_env_and_is_registered() -> None:
+    env = gymnasium.make("seqrl/FetchDeliver-v0")
+    check_env(env.unwrapped, skip_render_check=True)
+    assert isinstance(env.unwrapped, FetchDeliverEnv)
+
+
+def test_fetch_deliver_fixed_horizon_and_progress_dependency() -> None:
+    env = FetchDeliverEnv(horizon=30)
+    observation, info = env.reset(seed=0)
+    assert not info["success"]
+    # Driving straight to the goal without the object never succeeds.
+    for step in range(30):
+        direction = np.clip((env.goal - observation[:2]) / 0.1, -1, 1)
+        observation, reward, terminated, truncated, info = env.step(direction)
+        assert not terminated
+        assert truncated == (step == 29)
+        assert not info["success"] and reward == 0.0
+    # The scripted expert fetches first, then delivers; success is absorbing.
+    observation, info = env.reset(seed=0)
+    carried_at, success_at = None, None
+    for step in range(30):
+        observation, reward, _, _, info = env.step(fetch_deliver_expert(observation))
+        if info["carried"] and carried_at is None:
+            carried_at = step
+        if info["success"] and success_at is None:
+            success_at = step
+        if success_at is not None:
+            assert info["success"] and reward == 1.0
+            np.testing.assert_allclose(observation[2:4], env.goal, atol=1e-6)
+    assert carried_at is not None and success_at is not None and carried_at < success_at
+
+
+def test_fetch_deliver_seeding_is_reproducible() -> None:
+    first, _ = FetchDeliverEnv().reset(seed=7)
+    second, _ = FetchDeliverEnv().reset(seed=7)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_collect_save_load_demos(tmp_path) -> None:
+    env = FetchDeliverEnv(horizon=30)
+    demos = collect_demos(
+        env, fetch_deliver_expert, 30, 4, np.random.default_rng(0), metadata={"task": "toy"}
+    )
+    assert demos.observations.shape == (4, 30, 5)
+    assert demos.metadata["task"] == "toy" and demos.metadata["horizon"] == 30
+    path = save_demos(tmp_path / "demos.npz", demos)
+    loaded = load_demos(path, horizon=30, observation_dim=5)
+    np.testing.assert_array_equal(loaded.observations, demos.observations)
+    assert loaded.metadata["reset_seeds"] == demos.metadata["reset_seeds"]
+    # Only successful episodes of the full horizon are kept: the last frame is delivered.
+    np.testing.assert_allclose(
+        loaded.observations[:, -1, 2:4], np.broadcast_to(env.goal, (4, 2)), atol=1e-6
+    )
+
+
+def test_collect_demos_fails_when_expert_cannot_succeed() -> None:
+    with pytest.raises(RuntimeError, match="expert succeeded on 0 of 6 episodes; needed 2"):
+        collect_demos(
+            FetchDeliverEnv(horizon=3),
+            fetch_deliver_expert,
+            3,
+            2,
+            np.random.default_rng(0),
+            max_episodes=6,
+        )
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((3, 29, 5), "demo length must equal the horizon 30, got 29"),
+        ((1, 30, 5), "n_demos must be >= 2, got 1"),
+        ((3, 30, 4), "demo observation dim must match the env's 5, got 4"),
+        ((30, 5), "demos must have shape"),
+    ],
+)
+def test_demo_validation_errors(tmp_path, shape: tuple[int, ...], message: str) -> None:
+    path = save_demos(tmp_path / "bad.npz", ExpertDemos(np.zeros(shape, dtype=np.float32)))
+    with pytest.raises(ValueError, match=message):
+        load_demos(path, horizon=30, observation_dim=5)
+
+
+def test_demo_validation_missing_file_and_nan(tmp_path) -> None:
+    with pytest.raises(ValueError, match="demos file must exist"):
+        load_demos(tmp_path / "missing.npz", 30, 5)
+    observations = np.zeros((2, 30, 5))
+    observations[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        validate_demos(observations, 30, 5)
+
+
+def test_metaworld_env_masks_goal_and_passes_check_env() -> None:
+    from envs.metaworld_imitation import MetaWorldImitationEnv, agent_horizon, scripted_expert
+
+    env = gymnasium.make("seqrl/MetaWorldImitation-v0", task="hammer-v3").unwrapped
+    check_env(env, skip_render_check=True)
+    assert env.horizon == agent_horizon(125, 2) == 63
+    assert env.observation_space.shape == (36,)
+    observation, info = env.reset(seed=0)
+    full = info["full_observation"]
+    assert full.shape == (39,)
+    np.testing.assert_allclose(observation, full[:36], atol=1e-6)
+    # The scripted expert, given the full observation, solves hammer within the horizon.
+    expert = scripted_expert("hammer-v3")
+    success_steps = 0
+    for step in range(env.horizon):
+        observation, _, terminated, truncated, info = env.step(expert(info["full_observation"]))
+        success_steps += info["success"]
+        assert not terminated and truncated == (step == env.horizon - 1)
+    assert success_steps > 3
+    # Positions are redrawn at each reset and reproducible from the seed.
+    first = MetaWorldImitationEnv("hammer-v3").reset(seed=3)[0]
+    again = MetaWorldImitationEnv("hammer-v3").reset(seed=3)[0]
+    other = MetaWorldImitationEnv("hammer-v3").reset(seed=4)[0]
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_metaworld_unknown_task() -> None:
+    from envs.metaworld_imitation import MetaWorldImitationEnv
+
+    with pytest.raises(ValueError, match="task must be a Meta-World v3 task .* got 'juggle-v3'"):
+        MetaWorldImitationEnv("juggle-v3")
