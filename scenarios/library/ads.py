@@ -359,6 +359,6 @@ def ads_demos(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any
         save_demos(directory / "demos.npz", demos)
     return {
         "expert_success_rate": demos.metadata["expert_success_rate"],
-        "horizon": demos.horizon,
+        "demo_horizon": demos.horizon,
         "observation_dim": int(demos.observations.shape[-1]),
     }

@@ -12,8 +12,9 @@ import pytest
 
 from envs.expert_demos import ExpertDemos, save_demos
 from scenarios.cli import main
-from scenarios.core import BadInput, with_artifact_dir
+from scenarios.core import BadInput
 from scenarios.library.ads import ads_demos, ads_metaworld, ads_toy
+from scenarios.runner import execute_task, plan
 
 matplotlib.use("Agg")
 
@@ -65,22 +66,19 @@ def test_cli_exits_2_on_bad_input(tmp_path, capsys) -> None:
 
 
 def test_toy_run_end_to_end_with_saved_demos(tmp_path) -> None:
-    demo_params = _params(ads_demos, n_demos=3)
-    metrics = with_artifact_dir(
-        tmp_path, lambda: ads_demos.run(demo_params, np.random.default_rng(0))
-    )
-    assert metrics == {
-        "expert_success_rate": metrics["expert_success_rate"],
-        "horizon": 24,
-        "observation_dim": 5,
-    }
+    # Through the runner, so that the engine's checks on metric names apply too.
+    [task] = plan([_params(ads_demos, n_demos=3)], n_seeds=1, root_seed=0)
+    result = execute_task("ads-demos", task, str(tmp_path))
+    assert result.error is None, result.error
+    assert result.row["demo_horizon"] == 24 and result.row["observation_dim"] == 5
+    assert 0 < result.row["expert_success_rate"] <= 1
     params = _params(
         ads_toy,
         budget=48,
         eval_freq=24,
         eval_episodes=2,
         n_demos=3,
-        demos=str(tmp_path / "demos.npz"),
+        demos=str(tmp_path / task.task_id / "demos.npz"),
     )
     ads_toy.check(params)
     output = ads_toy.run(params, np.random.default_rng(1))
