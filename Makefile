@@ -20,11 +20,13 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	@mkdir -p $(DEMO_OUT)
-	@for name in $$($(BIN)/seqrl list | awk '{print $$1}'); do \
+	@failed=""; \
+	for name in $$($(BIN)/seqrl list | awk '{print $$1}'); do \
 		echo "== $$name"; \
-		$(BIN)/seqrl run $$name --quick --out $(DEMO_OUT)/$$name || exit $$?; \
-	done
-	@echo "Results, plots and summary.md of each scenario are in $(DEMO_OUT)/<scenario>/"
+		$(BIN)/seqrl run $$name --quick --out $(DEMO_OUT)/$$name || failed="$$failed $$name"; \
+	done; \
+	echo "Results, plots and summary.md of each scenario are in $(DEMO_OUT)/<scenario>/"; \
+	if [ -n "$$failed" ]; then echo "demo: failed:$$failed"; exit 1; fi
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
