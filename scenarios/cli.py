@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import importlib.metadata
 import logging
+import os
 import platform
 import signal
 import subprocess
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as error:
         print(f"seqrl: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `seqrl list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def cmd_list(args: argparse.Namespace) -> int:
