@@ -111,6 +111,10 @@ class _MechanismBase:
         """log P(x | l, theta), the report likelihood observers use (defined by each mechanism)."""
         raise NotImplementedError
 
+    def _budget(self, epsilon: np.ndarray | None) -> np.ndarray | float:
+        """The per-agent budgets when given, else the mechanism's own epsilon."""
+        return self.epsilon if epsilon is None else epsilon
+
     def llr_increment(
         self,
         report: np.ndarray,
@@ -215,7 +219,7 @@ class RandomizedResponse(_MechanismBase):
         return _mixed_llr_increment(report, public_llr, signal_model, flip)
 
     def _flip(self, epsilon: np.ndarray | None) -> np.ndarray:
-        return randomized_response_flip_probability(self.epsilon if epsilon is None else epsilon)
+        return randomized_response_flip_probability(self._budget(epsilon))
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,7 @@ class SmoothedRandomizedResponse(_MechanismBase):
             signal,
             public_llr,
             signal_model,
-            self.epsilon if epsilon is None else epsilon,
+            self._budget(epsilon),
             self.amplitude,
         )
 
@@ -264,7 +268,7 @@ class SmoothedRandomizedResponse(_MechanismBase):
             public_llr,
             theta,
             signal_model,
-            self.epsilon if epsilon is None else epsilon,
+            self._budget(epsilon),
             self.amplitude,
         )
 
@@ -285,7 +289,7 @@ class SmoothedRandomizedResponse(_MechanismBase):
         report = np.asarray(report)
         centre = report * (-signal_model.threshold(public_llr) / sigma)
         shift = report / sigma
-        scaled = np.asarray(self.epsilon if epsilon is None else epsilon) * sigma
+        scaled = np.asarray(self._budget(epsilon)) * sigma
         log_amplitude = math.log(self.amplitude)
         return _smoothed_rr_log_m(centre + shift, scaled, log_amplitude) - _smoothed_rr_log_m(
             centre - shift, scaled, log_amplitude

@@ -92,7 +92,8 @@ def execute_task(reference: str, task: Task, artifact_root: str | None) -> TaskR
     """Run one task in this process. Top-level so that process and Ray workers can call it."""
     scenario = resolve(reference)
     artifact_path = Path(artifact_root) / task.task_id if artifact_root else None
-    rng = np.random.default_rng(task.seed_sequence())
+    seed_sequence = task.seed_sequence()
+    rng = np.random.default_rng(seed_sequence)
     started = time.perf_counter()
     try:
         output = with_artifact_dir(artifact_path, lambda: scenario.run(dict(task.params), rng))
@@ -109,7 +110,7 @@ def execute_task(reference: str, task: Task, artifact_root: str | None) -> TaskR
         "task_id": task.task_id,
         **task.params,
         "seed_index": task.seed_index,
-        "seed": int(task.seed_sequence().generate_state(1)[0]),
+        "seed": int(seed_sequence.generate_state(1)[0]),
         **metrics,
         "elapsed_s": time.perf_counter() - started,
     }
