@@ -8,32 +8,42 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+DEFAULT_SPEED = 0.25
+
 
 class FetchDeliverEnv(gymnasium.Env):
     """A point mass must fetch an object before it can deliver it to a fixed goal.
 
     ## Description
-    The task has the progress-dependency property of Liu et al. (2024): delivering is only possible
-    after fetching, and an observation-matching reward for the late frames (agent at the goal) can
-    be collected by driving straight to the goal without the object. The object is picked up when
-    the agent comes within ``grasp_radius`` of it, then moves with the agent, and is delivered
-    (placed on the goal) when it comes within ``goal_radius`` of the goal ``(-0.5, 0.6)``.
+    The task has the progress-dependency property of Liu et al. (ICLR 2024): delivering is only
+    possible after fetching, while an observation-matching reward for the late frames (agent at
+    the goal) can be collected by driving straight to the goal without the object. The object is
+    picked up when the agent comes within ``grasp_radius`` of it, then moves with the agent, and is
+    delivered (placed on the goal) when it comes within ``goal_radius`` of the goal ``(-0.5, 0.6)``.
+
+    By default (``observe_object=False``) the object waits at the fixed spot ``(0.5, -0.5)`` and
+    the observation is the agent's position and whether it holds the object, so that, as with a
+    robot arm whose joint state dominates the features, most of what an imitator compares is the
+    agent's own position: under the OT reward the shortcut to the goal then earns much more than
+    fetching the object and holding it (a test checks this). With ``observe_object=True`` the
+    object starts anywhere in ``[0.3, 0.7] x [-0.7, -0.3]`` and its position is observed.
 
     ## Action Space
     ``Box(-1, 1, (2,))``: velocity command; the point moves by ``speed * action`` per step inside
     the square ``[-1, 1]^2``.
 
     ## Observation Space
-    ``Box((5,))``: agent x, y; object x, y; 1 while the object is carried, else 0. The goal is
-    fixed and not observed.
+    ``Box((3,))``: agent x, y; 1 while the object is carried, else 0. With ``observe_object``,
+    ``Box((5,))``: agent x, y; object x, y; carried. The goal is fixed and not observed.
+    ``info["full_observation"]`` always holds the 5-dim state (what the scripted expert reads).
 
     ## Rewards
     The task reward is 1 on every step after delivery, else 0 (an imitator ignores it and uses a
     proxy reward).
 
     ## Starting State
-    Agent near ``(-0.7, -0.7)`` (uniform jitter 0.1); object uniform in
-    ``[0.3, 0.7] x [-0.7, -0.3]``.
+    Agent near ``(-0.7, -0.7)`` (uniform jitter 0.1); object at ``(0.5, -0.5)`` or, with
+    ``observe_object``, uniform in ``[0.3, 0.7] x [-0.7, -0.3]``.
 
     ## Episode End
     Truncated after ``horizon`` steps; never terminated, so every episode has exactly ``horizon``
@@ -43,13 +53,15 @@ class FetchDeliverEnv(gymnasium.Env):
     metadata: dict[str, Any] = {"render_modes": []}
 
     goal = np.array([-0.5, 0.6])
+    object_spot = np.array([0.5, -0.5])
 
     def __init__(
         self,
         horizon: int = 24,
-        speed: float = 0.15,
+        speed: float = DEFAULT_SPEED,
         grasp_radius: float = 0.12,
         goal_radius: float = 0.2,
+        observe_object: bool = False,
     ) -> None:
         """Create the task.
 
@@ -58,6 +70,7 @@ class FetchDeliverEnv(gymnasium.Env):
             speed: Largest displacement per step along each axis.
             grasp_radius: Distance within which the object is picked up.
             goal_radius: Distance from the goal within which a carried object is delivered.
+            observe_object: Randomise the object's start and observe its position.
         """
         if horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon}")
@@ -70,11 +83,13 @@ class FetchDeliverEnv(gymnasium.Env):
         self.speed = speed
         self.grasp_radius = grasp_radius
         self.goal_radius = goal_radius
+        self.observe_object = observe_object
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        low, high = np.array([-1, -1, -1, -1, 0]), np.ones(5)
+        dims = slice(None) if observe_object else [0, 1, 4]
+        self._observed = dims
         self.observation_space = spaces.Box(
-            low=np.array([-1, -1, -1, -1, 0], dtype=np.float32),
-            high=np.ones(5, dtype=np.float32),
-            dtype=np.float32,
+            low=low[dims].astype(np.float32), high=high[dims].astype(np.float32), dtype=np.float32
         )
         self._agent = np.zeros(2)
         self._object = np.zeros(2)
@@ -82,20 +97,29 @@ class FetchDeliverEnv(gymnasium.Env):
         self._delivered = False
         self._steps = 0
 
+    def _state(self) -> np.ndarray:
+        return np.concatenate([self._agent, self._object, [float(self._carried)]])
+
     def _observation(self) -> np.ndarray:
-        return np.concatenate([self._agent, self._object, [float(self._carried)]]).astype(
-            np.float32
-        )
+        return self._state()[self._observed].astype(np.float32)
 
     def _info(self) -> dict[str, Any]:
-        return {"success": self._delivered, "carried": self._carried}
+        return {
+            "success": self._delivered,
+            "carried": self._carried,
+            "full_observation": self._state(),
+        }
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._agent = np.array([-0.7, -0.7]) + self.np_random.uniform(-0.1, 0.1, size=2)
-        self._object = self.np_random.uniform([0.3, -0.7], [0.7, -0.3])
+        self._object = (
+            self.np_random.uniform([0.3, -0.7], [0.7, -0.3])
+            if self.observe_object
+            else self.object_spot.astype(np.float64).copy()
+        )
         self._carried = False
         self._delivered = False
         self._steps = 0
@@ -119,12 +143,12 @@ class FetchDeliverEnv(gymnasium.Env):
 
 
 def fetch_deliver_expert(
-    observation: np.ndarray, goal: np.ndarray = FetchDeliverEnv.goal, speed: float = 0.15
+    observation: np.ndarray, goal: np.ndarray = FetchDeliverEnv.goal, speed: float = DEFAULT_SPEED
 ) -> np.ndarray:
     """Scripted expert: head for the object until it is carried, then for the goal, then stop.
 
     Args:
-        observation: A FetchDeliver observation ``(5,)``.
+        observation: A FetchDeliver state ``(5,)`` (``info["full_observation"]``).
         goal: The task's goal position.
         speed: The env's largest displacement per step.
 

@@ -134,7 +134,8 @@ def _train(
     seed = int(rng.integers(2**31 - 1))
     env = make_env()
     env.reset(seed=seed)
-    eval_env = DummyVecEnv([make_env])
+    # One env per evaluation episode: the episodes run side by side, one policy call per step.
+    eval_env = DummyVecEnv([make_env] * params["eval_episodes"])
     eval_env.seed(seed + 1)
     config = LearnerConfig(algorithm=params["algorithm"], **learner)
     agent = ImitationFromObservationAgent(
@@ -243,8 +244,12 @@ def _plot_metaworld(results: pd.DataFrame, trajectories: pd.DataFrame | None) ->
 # --- ads-toy ---------------------------------------------------------------------------------------
 
 
+def _toy_observation_dim(params: dict[str, Any]) -> int:
+    return 5 if params["observe_object"] else 3
+
+
 def _check_toy(params: dict[str, Any]) -> None:
-    _check_common(params, params["horizon"], 5)
+    _check_common(params, params["horizon"], _toy_observation_dim(params))
 
 
 @scenario(
@@ -253,6 +258,12 @@ def _check_toy(params: dict[str, Any]) -> None:
     params=[
         *_common_params(budget=8_000, eval_freq=500, eval_episodes=10),
         Param("horizon", int, 24, "episode length T", low=2),
+        Param(
+            "observe_object",
+            bool,
+            False,
+            "randomise the object and observe its position (default: fixed spot, unobserved)",
+        ),
     ],
     grid={"schedule": ["ads", "fixed"]},
     quick={"budget": 2_000},
@@ -267,9 +278,11 @@ def ads_toy(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
     horizon = params["horizon"]
 
     def make_env() -> FetchDeliverEnv:
-        return FetchDeliverEnv(horizon=horizon)
+        return FetchDeliverEnv(horizon=horizon, observe_object=params["observe_object"])
 
-    demos = _demos(params, make_env, fetch_deliver_expert, horizon, 5, rng)
+    demos = _demos(
+        params, make_env, fetch_deliver_expert, horizon, _toy_observation_dim(params), rng
+    )
     learner = {"net_arch": (64, 64), "learning_starts": 500, "learning_rate": 1e-3}
     return _train(params, rng, make_env, demos, horizon, learner, min_success_steps=1)
 

@@ -127,15 +127,18 @@ def test_other_off_policy_algorithms(demos: np.ndarray, algorithm: str) -> None:
 
 
 class ExpertModel:
-    """Duck-typed SB3 model acting with the scripted expert, for evaluate_policy."""
+    """Duck-typed SB3 model acting with the scripted expert, for evaluate_policy.
+
+    It needs the object's position, so it runs on ``observe_object=True`` envs.
+    """
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
         return np.stack([fetch_deliver_expert(o) for o in observation]), state
 
 
 @pytest.mark.parametrize("n_envs", [1, 3])
-def test_evaluation_records_observations_and_success(demos: np.ndarray, n_envs: int) -> None:
-    env = DummyVecEnv([lambda: FetchDeliverEnv(horizon=HORIZON)] * n_envs)
+def test_evaluation_records_observations_and_success(n_envs: int) -> None:
+    env = DummyVecEnv([lambda: FetchDeliverEnv(horizon=HORIZON, observe_object=True)] * n_envs)
     env.seed(5)
     successes, observations = evaluate_with_observations(ExpertModel(), env, 6)
     assert successes.tolist() == [True] * 6
@@ -144,9 +147,6 @@ def test_evaluation_records_observations_and_success(demos: np.ndarray, n_envs: 
     np.testing.assert_allclose(
         observations[:, -1, 2:4], np.broadcast_to(FetchDeliverEnv.goal, (6, 2)), atol=1e-6
     )
-    # The expert's own rollouts match the demos as well as demos match each other.
-    rewarder = OTRewarder(demos)
-    assert np.all(np.isfinite(rewarder.costs(observations)))
 
 
 def test_learner_config_validation() -> None:
@@ -154,3 +154,42 @@ def test_learner_config_validation() -> None:
         LearnerConfig(algorithm="PPO")
     with pytest.raises(ValueError, match="n_steps must be >= 1, got 0"):
         LearnerConfig(n_steps=0)
+
+
+def test_fetch_deliver_ot_reward_pays_for_late_frames_without_the_prerequisite() -> None:
+    """The progress dependency the toy is built to have (Liu et al., ICLR 2024).
+
+    Under the OT reward against the ads-toy demos (T = 24), driving straight to the goal without
+    the object earns more than fetching the object and holding it, and more than half of what
+    separates standing still from the demos' own behaviour, although only fetching leads to
+    success: a learner that weighs late rewards is drawn to the shortcut.
+    """
+    horizon = 24
+    env = FetchDeliverEnv(horizon=horizon)
+    demo_frames = collect_demos(
+        env, fetch_deliver_expert, horizon, 10, np.random.default_rng(0)
+    ).observations
+    rewarder = OTRewarder(demo_frames)
+
+    def episode_return(policy) -> float:
+        """Mean unscaled OT return of ``policy(state)`` (state = ``info["full_observation"]``)."""
+        returns = []
+        for seed in range(4):
+            _, info = env.reset(seed=100 + seed)
+            frames = []
+            for _ in range(horizon):
+                observation, _, _, _, info = env.step(policy(info["full_observation"]))
+                frames.append(observation)
+            raw, _ = best_demo_rewards(rewarder.costs(np.stack(frames)), rewarder.params)
+            returns.append(raw.sum())
+        return float(np.mean(returns))
+
+    def head_for(target):
+        return lambda state: np.clip((target - state[:2]) / env.speed, -1, 1)
+
+    expert = episode_return(fetch_deliver_expert)
+    shortcut = episode_return(head_for(env.goal))
+    fetch_and_hold = episode_return(head_for(env.object_spot))
+    stay = episode_return(lambda state: np.zeros(2))
+    assert expert > shortcut > max(fetch_and_hold, stay)
+    assert shortcut - stay > 0.5 * (expert - stay)

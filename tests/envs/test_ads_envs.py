@@ -18,9 +18,11 @@ def test_fetch_deliver_passes_check_env_and_is_registered() -> None:
     assert isinstance(env.unwrapped, FetchDeliverEnv)
 
 
-def test_fetch_deliver_fixed_horizon_and_progress_dependency() -> None:
-    env = FetchDeliverEnv(horizon=30)
+@pytest.mark.parametrize("observe_object", [False, True])
+def test_fetch_deliver_fixed_horizon_and_progress_dependency(observe_object: bool) -> None:
+    env = FetchDeliverEnv(horizon=30, observe_object=observe_object)
     observation, info = env.reset(seed=0)
+    assert observation.shape == ((5,) if observe_object else (3,))
     assert not info["success"]
     # Driving straight to the goal without the object never succeeds.
     for step in range(30):
@@ -29,18 +31,20 @@ def test_fetch_deliver_fixed_horizon_and_progress_dependency() -> None:
         assert not terminated
         assert truncated == (step == 29)
         assert not info["success"] and reward == 0.0
-    # The scripted expert fetches first, then delivers; success is absorbing.
+    # The scripted expert (reading the full state) fetches first, then delivers; success is
+    # absorbing, the object rests on the goal and the imitator's view drops the holding flag.
     observation, info = env.reset(seed=0)
     carried_at, success_at = None, None
     for step in range(30):
-        observation, reward, _, _, info = env.step(fetch_deliver_expert(observation))
+        action = fetch_deliver_expert(info["full_observation"])
+        observation, reward, _, _, info = env.step(action)
         if info["carried"] and carried_at is None:
             carried_at = step
         if info["success"] and success_at is None:
             success_at = step
         if success_at is not None:
-            assert info["success"] and reward == 1.0
-            np.testing.assert_allclose(observation[2:4], env.goal, atol=1e-6)
+            assert info["success"] and reward == 1.0 and observation[-1] == 0.0
+            np.testing.assert_allclose(info["full_observation"][2:4], env.goal, atol=1e-6)
     assert carried_at is not None and success_at is not None and carried_at < success_at
 
 
@@ -50,8 +54,18 @@ def test_fetch_deliver_seeding_is_reproducible() -> None:
     np.testing.assert_array_equal(first, second)
 
 
+def test_fetch_deliver_object_start() -> None:
+    # Default: the object waits at its fixed spot; observe_object: it starts anywhere in its box.
+    starts = [FetchDeliverEnv().reset(seed=s)[1]["full_observation"][2:4] for s in range(20)]
+    np.testing.assert_array_equal(np.unique(starts, axis=0), [FetchDeliverEnv.object_spot])
+    env = FetchDeliverEnv(observe_object=True)
+    starts = np.array([env.reset(seed=s)[0][2:4] for s in range(200)])
+    assert np.all((starts >= [0.3, -0.7]) & (starts <= [0.7, -0.3]))
+    assert len(np.unique(starts, axis=0)) == 200
+
+
 def test_collect_save_load_demos(tmp_path) -> None:
-    env = FetchDeliverEnv(horizon=30)
+    env = FetchDeliverEnv(horizon=30, observe_object=True)
     demos = collect_demos(
         env, fetch_deliver_expert, 30, 4, np.random.default_rng(0), metadata={"task": "toy"}
     )

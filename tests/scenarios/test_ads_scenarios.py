@@ -36,9 +36,9 @@ def test_unknown_task_is_bad_input() -> None:
 @pytest.mark.parametrize(
     ("shape", "message"),
     [
-        ((3, 23, 5), "demo length must equal the horizon 24"),
-        ((1, 24, 5), "n_demos must be >= 2"),
-        ((3, 24, 7), "dim must match"),
+        ((3, 23, 3), "demo length must equal the horizon 24"),
+        ((1, 24, 3), "n_demos must be >= 2"),
+        ((3, 24, 5), "dim must match"),
     ],
 )
 def test_bad_demos_rejected_by_check(tmp_path, shape, message) -> None:
@@ -70,7 +70,7 @@ def test_toy_run_end_to_end_with_saved_demos(tmp_path) -> None:
     [task] = plan([_params(ads_demos, n_demos=3)], n_seeds=1, root_seed=0)
     result = execute_task("ads-demos", task, str(tmp_path))
     assert result.error is None, result.error
-    assert result.row["demo_horizon"] == 24 and result.row["observation_dim"] == 5
+    assert result.row["demo_horizon"] == 24 and result.row["observation_dim"] == 3
     assert 0 < result.row["expert_success_rate"] <= 1
     params = _params(
         ads_toy,
