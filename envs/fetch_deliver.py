@@ -85,11 +85,13 @@ class FetchDeliverEnv(gymnasium.Env):
         self.goal_radius = goal_radius
         self.observe_object = observe_object
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        # Observed entries of the state (agent x, y, object x, y, carried).
+        self._observed = slice(None) if observe_object else [0, 1, 4]
         low, high = np.array([-1, -1, -1, -1, 0]), np.ones(5)
-        dims = slice(None) if observe_object else [0, 1, 4]
-        self._observed = dims
         self.observation_space = spaces.Box(
-            low=low[dims].astype(np.float32), high=high[dims].astype(np.float32), dtype=np.float32
+            low=low[self._observed].astype(np.float32),
+            high=high[self._observed].astype(np.float32),
+            dtype=np.float32,
         )
         self._agent = np.zeros(2)
         self._object = np.zeros(2)
@@ -118,7 +120,7 @@ class FetchDeliverEnv(gymnasium.Env):
         self._object = (
             self.np_random.uniform([0.3, -0.7], [0.7, -0.3])
             if self.observe_object
-            else self.object_spot.astype(np.float64).copy()
+            else self.object_spot.copy()
         )
         self._carried = False
         self._delivered = False

@@ -78,6 +78,14 @@ def _common_params(budget: int, eval_freq: int, eval_episodes: int) -> list[Para
     ]
 
 
+def _env_shape(make_env: Any) -> tuple[int, int]:
+    """``(horizon, observation dimension)`` of the env ``make_env`` builds: what demos must match."""
+    env = make_env()
+    shape = env.horizon, int(env.observation_space.shape[0])
+    env.close()
+    return shape
+
+
 def _check_common(params: dict[str, Any], horizon: int, observation_dim: int) -> None:
     """Construct the parameter dataclasses and validate a demos file (ValueError -> exit 2)."""
     from agents.imitation_from_observation import LearnerConfig
@@ -244,12 +252,14 @@ def _plot_metaworld(results: pd.DataFrame, trajectories: pd.DataFrame | None) ->
 # --- ads-toy ---------------------------------------------------------------------------------------
 
 
-def _toy_observation_dim(params: dict[str, Any]) -> int:
-    return 5 if params["observe_object"] else 3
+def _toy_env(params: dict[str, Any]) -> Any:
+    from envs.fetch_deliver import FetchDeliverEnv
+
+    return FetchDeliverEnv(horizon=params["horizon"], observe_object=params["observe_object"])
 
 
 def _check_toy(params: dict[str, Any]) -> None:
-    _check_common(params, params["horizon"], _toy_observation_dim(params))
+    _check_common(params, *_env_shape(lambda: _toy_env(params)))
 
 
 @scenario(
@@ -273,16 +283,13 @@ def _check_toy(params: dict[str, Any]) -> None:
     check=_check_toy,
 )
 def ads_toy(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
-    from envs.fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
+    from envs.fetch_deliver import fetch_deliver_expert
 
-    horizon = params["horizon"]
+    def make_env() -> Any:
+        return _toy_env(params)
 
-    def make_env() -> FetchDeliverEnv:
-        return FetchDeliverEnv(horizon=horizon, observe_object=params["observe_object"])
-
-    demos = _demos(
-        params, make_env, fetch_deliver_expert, horizon, _toy_observation_dim(params), rng
-    )
+    horizon, dim = _env_shape(make_env)
+    demos = _demos(params, make_env, fetch_deliver_expert, horizon, dim, rng)
     learner = {"net_arch": (64, 64), "learning_starts": 500, "learning_rate": 1e-3}
     return _train(params, rng, make_env, demos, horizon, learner, min_success_steps=1)
 
@@ -290,17 +297,10 @@ def ads_toy(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
 # --- ads-metaworld ---------------------------------------------------------------------------------
 
 
-def _metaworld_shape(task: str) -> tuple[int, int]:
+def _check_metaworld(params: dict[str, Any]) -> None:
     from envs.metaworld_imitation import MetaWorldImitationEnv
 
-    env = MetaWorldImitationEnv(task)
-    shape = env.horizon, int(env.observation_space.shape[0])
-    env.close()
-    return shape
-
-
-def _check_metaworld(params: dict[str, Any]) -> None:
-    _check_common(params, *_metaworld_shape(params["task"]))
+    _check_common(params, *_env_shape(lambda: MetaWorldImitationEnv(params["task"])))
 
 
 @scenario(
@@ -325,7 +325,7 @@ def ads_metaworld(params: dict[str, Any], rng: np.random.Generator) -> TaskOutpu
     def make_env() -> MetaWorldImitationEnv:
         return MetaWorldImitationEnv(task)
 
-    horizon, dim = _metaworld_shape(task)
+    horizon, dim = _env_shape(make_env)
     demos = _demos(params, make_env, scripted_expert(task), horizon, dim, rng)
     # Success as in the paper's code: info["success"] on more than 3 agent steps.
     learner = {"net_arch": (256, 256), "learning_starts": 1_000}
