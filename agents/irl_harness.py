@@ -7,8 +7,8 @@ infers ``f^-1(pi)`` under the assumed model (representative plus the consistent 
 STARC distances to the truth measured in the true MDP::
 
     import numpy as np
-    from agents.irl_harness import assert_robust, evaluate_robustness, random_mdp_sampler
-    from mechanisms.irl_behaviour import BehaviouralModel
+    from seqrl.agents.irl_harness import assert_robust, evaluate_robustness, random_mdp_sampler
+    from seqrl.mechanisms.irl_behaviour import BehaviouralModel
 
     sampler = random_mdp_sampler(n_states=16, n_actions=3)
     truth = BehaviouralModel("boltzmann", temperature=2.0, discount=0.9)
@@ -27,21 +27,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from agents.irl_inverse import ConsistentSetSearch, consistent_set_distances, invert_policy
-from mechanisms.irl_behaviour import (
+from seqrl.agents.irl_inverse import ConsistentSetSearch, consistent_set_distances, invert_policy
+from seqrl.mechanisms.irl_behaviour import (
     BehaviouralModel,
     behaviour_policy,
     learned_reward_regret,
     perturb_policy,
 )
-from mechanisms.irl_mdp import (
+from seqrl.mechanisms.irl_mdp import (
     TabularMDP,
     mix_transitions,
     policy_distance,
     random_mdp,
     random_transition,
 )
-from mechanisms.irl_rewards import epic_distance, starc_distance
+from seqrl.mechanisms.irl_rewards import epic_distance, starc_distance
 
 MDPSampler = Callable[[np.random.Generator], TabularMDP]
 

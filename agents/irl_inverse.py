@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mechanisms.irl_behaviour import BehaviouralModel
-from mechanisms.irl_mdp import expected_reward
-from mechanisms.irl_rewards import (
+from seqrl.mechanisms.irl_behaviour import BehaviouralModel
+from seqrl.mechanisms.irl_mdp import expected_reward
+from seqrl.mechanisms.irl_rewards import (
     minimal_potential_map,
     potential_shaping,
     project_minimal,

@@ -22,8 +22,8 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import minimize
 
-from mechanisms.irl_behaviour import BehaviouralModel, mce_policy, value_iteration
-from mechanisms.irl_mdp import discounted_occupancy, validate_discount, validate_transition
+from seqrl.mechanisms.irl_behaviour import BehaviouralModel, mce_policy, value_iteration
+from seqrl.mechanisms.irl_mdp import discounted_occupancy, validate_discount, validate_transition
 
 RewardClass = Literal["state", "state_action", "features"]
 REWARD_CLASSES: tuple[str, ...] = ("state", "state_action", "features")

@@ -21,27 +21,22 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from stable_baselines3 import SAC  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
-from agents.imitation_from_observation import (  # noqa: E402
+from seqrl.agents.ads_expert_demos import collect_demos  # noqa: E402
+from seqrl.agents.ads_ilfo_agent import (  # noqa: E402
     DiscountScheduleCallback,
     ImitationFromObservationAgent,
     LearnerConfig,
 )
-from envs.expert_demos import collect_demos  # noqa: E402
-from envs.fetch_deliver import FetchDeliverEnv, fetch_deliver_expert  # noqa: E402
-from mechanisms.discount_scheduling import ProgressParams  # noqa: E402
-from mechanisms.optimal_transport_reward import OTRewardParams, transport_plans  # noqa: E402
+from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert  # noqa: E402
+from seqrl.mechanisms.ads_discount_scheduling import ProgressParams  # noqa: E402
+from seqrl.mechanisms.ads_ot_reward import OTRewardParams, transport_plans  # noqa: E402
 
 
 def log_domain_sinkhorn(repeats: int = 3) -> None:
@@ -87,7 +82,7 @@ def main() -> None:
     torch.set_num_threads(1)
 
     if args.metaworld:
-        from envs.metaworld_imitation import MetaWorldImitationEnv, scripted_expert
+        from seqrl.envs.ads_metaworld import MetaWorldImitationEnv, scripted_expert
 
         def make_env():
             return MetaWorldImitationEnv("basketball-v3")

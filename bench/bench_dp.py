@@ -20,19 +20,15 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import math  # noqa: E402
 import platform  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from agents.bayesian_learner import BayesianLearner  # noqa: E402
-from agents.sequential_engine import simulate_sequences  # noqa: E402
-from envs.sequential_learning_mesa import SequentialLearningModel  # noqa: E402
-from mechanisms.privacy import make_mechanism  # noqa: E402
-from mechanisms.signals import BinarySignal, GaussianSignal  # noqa: E402
+from seqrl.agents.dp_bayesian_learner import BayesianLearner  # noqa: E402
+from seqrl.agents.dp_engine import simulate_sequences  # noqa: E402
+from seqrl.envs.dp_sequential_learning_mesa import SequentialLearningModel  # noqa: E402
+from seqrl.mechanisms.dp_privacy import make_mechanism  # noqa: E402
+from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal  # noqa: E402
 
 SCENARIOS = {
     "binary signals, randomized response (p=0.7, eps=1)": (

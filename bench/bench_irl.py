@@ -15,19 +15,15 @@ import os
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from agents.irl_harness import evaluate_robustness, random_mdp_sampler  # noqa: E402
-from mechanisms.irl_behaviour import value_iteration  # noqa: E402
-from mechanisms.irl_mdp import random_transition  # noqa: E402
-from mechanisms.irl_rewards import canonicalise, minimal_canonicalisation_iterative  # noqa: E402
-from scenarios.library.irl import _models, irl_misspecification  # noqa: E402
+from seqrl.agents.irl_harness import evaluate_robustness, random_mdp_sampler  # noqa: E402
+from seqrl.mechanisms.irl_behaviour import value_iteration  # noqa: E402
+from seqrl.mechanisms.irl_mdp import random_transition  # noqa: E402
+from seqrl.mechanisms.irl_rewards import canonicalise, minimal_canonicalisation_iterative  # noqa: E402
+from seqrl.scenarios.library.irl import _models, irl_misspecification  # noqa: E402
 
 
 def _timed(function, repeats: int = 1):

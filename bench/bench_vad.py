@@ -17,10 +17,14 @@ import time
 
 import numpy as np
 
-from agents.affective import AffectiveAgent, AffectiveAgentConfig
-from agents.llm_backends import LlamaCppBackend, ScriptedBackend
-from envs.dialogue import load_dialogue_script
-from mechanisms.affect import AffectDynamicsParams, LexiconAffectEstimator, simulate_dynamics
+from seqrl.agents.vad_agent import AffectiveAgent, AffectiveAgentConfig
+from seqrl.agents.vad_llm_backends import LlamaCppBackend, ScriptedBackend
+from seqrl.envs.vad_dialogue import load_dialogue_script
+from seqrl.mechanisms.vad_affect import (
+    AffectDynamicsParams,
+    LexiconAffectEstimator,
+    simulate_dynamics,
+)
 
 CONDITIONS = [
     AffectDynamicsParams(condition="stateless"),

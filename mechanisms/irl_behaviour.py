@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from mechanisms.irl_mdp import (
+from seqrl.mechanisms.irl_mdp import (
     expect_next,
     expected_reward,
     policy_distance,

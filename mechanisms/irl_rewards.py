@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from mechanisms.irl_mdp import expected_reward, state_transition_matrix, validate_discount
+from seqrl.mechanisms.irl_mdp import expected_reward, state_transition_matrix, validate_discount
 
 Canonicalisation = Literal["minimal", "val"]
 CANONICALISATIONS: tuple[str, ...] = ("minimal", "val")

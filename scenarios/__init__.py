@@ -1,5 +1,17 @@
 """Scenarios: the engine (API, registry, runner, executors, storage, report, CLI) and built-ins."""
 
-from scenarios.core import BadInput, Param, Scenario, TaskOutput, artifact_dir, scenario
+from seqrl._guard import require_namespace
 
-__all__ = ["BadInput", "Param", "Scenario", "TaskOutput", "artifact_dir", "scenario"]
+require_namespace(__name__, "seqrl.scenarios")
+
+from seqrl.scenarios.core import (  # noqa: E402
+    BadInput,
+    Param,
+    Scenario,
+    TaskOutput,
+    artifact_dir,
+    param,
+    scenario,
+)
+
+__all__ = ["BadInput", "Param", "Scenario", "TaskOutput", "artifact_dir", "param", "scenario"]

@@ -1,30 +1,40 @@
-"""The scenario API: typed parameters, a ``run(params, rng)`` function, an optional plot.
+"""The scenario API: typed parameters, a ``run(args, rng)`` function, an optional plot.
 
-A scenario is what a user runs from the command line. It names its parameters with their types,
-defaults and allowed values, and its ``run`` maps one parameter combination and one random generator
-to a dict of metrics (and, optionally, a long-format table of time series)::
+A scenario is what a user runs from the command line or with :func:`seqrl.run`. Its parameters are
+one frozen dataclass (each field a :func:`param` with its help and bounds; a field whose type is
+itself a dataclass contributes that dataclass's fields, so a mechanism's own parameter class can be
+used as it is), and its ``run`` maps one instance of it and one random generator to a dict of
+metrics (and, optionally, a long-format table of time series)::
 
-    from scenarios import Param, TaskOutput, scenario
+    from dataclasses import dataclass
 
-    @scenario(
-        name="coin-bias",
-        description="Estimate a coin's bias from n flips.",
-        params=[Param("bias", float, 0.5, "probability of heads", low=0.0, high=1.0),
-                Param("n_flips", int, 100, "flips per task", low=1)],
-    )
-    def coin_bias(params, rng):
-        flips = rng.random(params["n_flips"]) < params["bias"]
-        return {"estimate": flips.mean(), "error": abs(flips.mean() - params["bias"])}
+    import seqrl
+
+    @dataclass(frozen=True)
+    class CoinArgs:
+        bias: float = seqrl.param(0.5, "probability of heads", low=0.0, high=1.0)
+        n_flips: int = seqrl.param(100, "flips per task", low=1)
+
+    @seqrl.scenario(name="coin-bias", description="Estimate a coin's bias.", params=CoinArgs)
+    def coin_bias(args: CoinArgs, rng):
+        flips = rng.random(args.n_flips) < args.bias
+        return {"estimate": flips.mean(), "error": abs(flips.mean() - args.bias)}
+
+Small scenarios may instead pass a list of :class:`Param` and receive a plain dict.
 """
 
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import inspect
 import math
+import re
+import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -34,7 +44,8 @@ if TYPE_CHECKING:
 ParamValue = int | float | str | bool
 Axes = dict[str, list[ParamValue]]
 """A grid: each parameter's list of values; the grid is their Cartesian product."""
-RunFunction = Callable[[dict[str, Any], np.random.Generator], "Mapping[str, Any] | TaskOutput"]
+RunFunction = Callable[[Any, np.random.Generator], "Mapping[str, Any] | TaskOutput"]
+"""``run(args, rng)``: args is the scenario's parameter dataclass (or a dict for Param lists)."""
 PlotFunction = Callable[["pd.DataFrame", "pd.DataFrame | None"], "Mapping[str, Any]"]
 
 RESERVED_COLUMNS = ("scenario", "task_id", "seed_index", "seed", "elapsed_s")
@@ -138,6 +149,118 @@ class Param:
             raise BadInput(f"{self.name}={value!r}: expected {self.allowed()}")
 
 
+_PARAM_METADATA = "seqrl.param"
+_SCALAR_TYPES = (int, float, str, bool)
+
+
+def param(
+    default: ParamValue,
+    help: str = "",
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    choices: Sequence[ParamValue] | None = None,
+) -> Any:
+    """A dataclass field that is a scenario parameter: its default, one-line help and bounds.
+
+    Use it in a scenario's parameter dataclass (``epsilon: float = param(1.0, "budget", low=0)``);
+    the field's annotation gives the type (``Literal[...]`` gives the choices).
+    """
+    spec = {
+        "help": help,
+        "low": low,
+        "high": high,
+        "low_inclusive": low_inclusive,
+        "high_inclusive": high_inclusive,
+        "choices": None if choices is None else tuple(choices),
+    }
+    return field(default=default, metadata={_PARAM_METADATA: spec})
+
+
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """The one-line descriptions of a Google-style docstring's ``Attributes:`` section."""
+    text = inspect.getdoc(cls) or ""
+    section = re.search(r"^Attributes:\n((?:[ \t]+.*\n?|\n)*)", text, re.M)
+    if section is None:
+        return {}
+    docs: dict[str, str] = {}
+    for match in re.finditer(
+        r"^[ \t]+(\w+)(?: \(.*?\))?: (.*(?:\n[ \t]{5,}.*)*)", section.group(1), re.M
+    ):
+        docs[match.group(1)] = " ".join(match.group(2).split())
+    return docs
+
+
+def _param_of_field(owner: type, item: dataclasses.Field, annotation: Any) -> Param:
+    """The :class:`Param` of one dataclass field (type from its annotation, help from its metadata
+    or from the owner's docstring)."""
+    spec = dict(item.metadata.get(_PARAM_METADATA) or {})
+    if typing.get_origin(annotation) is Literal:
+        choices = typing.get_args(annotation)
+        spec.setdefault("choices", choices)
+        annotation = type(choices[0])
+    if annotation not in _SCALAR_TYPES:
+        raise TypeError(
+            f"{owner.__name__}.{item.name}: a parameter must be int, float, str, bool or a "
+            f"Literal of them, got {annotation!r}"
+        )
+    if item.default is dataclasses.MISSING:
+        raise TypeError(f"{owner.__name__}.{item.name}: a parameter needs a default")
+    if not spec.get("help"):
+        spec["help"] = _attribute_docs(owner).get(item.name, "")
+    return Param(item.name, annotation, item.default, **spec)
+
+
+def dataclass_params(cls: type) -> tuple[Param, ...]:
+    """The parameters of a parameter dataclass, flattened: a field whose type is a dataclass
+    contributes that dataclass's own fields (built from its default instance).
+
+    Raises:
+        TypeError: a field is of an unsupported type, or has no default.
+        ValueError: two fields flatten to the same name.
+    """
+    found: list[Param] = []
+    hints = typing.get_type_hints(cls)
+    for item in dataclasses.fields(cls):
+        if not item.init:
+            continue
+        annotation = hints[item.name]
+        if dataclasses.is_dataclass(annotation):
+            found.extend(dataclass_params(annotation))  # type: ignore[arg-type]
+        else:
+            found.append(_param_of_field(cls, item, annotation))
+    names = [p.name for p in found]
+    if duplicates := sorted({n for n in names if names.count(n) > 1}):
+        raise ValueError(f"{cls.__name__}: parameter names {duplicates} appear twice")
+    return tuple(found)
+
+
+def build_arguments(cls: type, values: Mapping[str, Any]) -> Any:
+    """An instance of the parameter dataclass ``cls`` from flat parameter values.
+
+    Nested dataclass fields are built from the same flat mapping. The dataclasses' own validation
+    (``__post_init__``) runs; its ValueError becomes :class:`BadInput`.
+    """
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for item in dataclasses.fields(cls):
+        if not item.init:
+            continue
+        annotation = hints[item.name]
+        if dataclasses.is_dataclass(annotation):
+            kwargs[item.name] = build_arguments(annotation, values)  # type: ignore[arg-type]
+        elif item.name in values:
+            kwargs[item.name] = values[item.name]
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as error:
+        if isinstance(error, BadInput):
+            raise
+        raise BadInput(str(error)) from None
+
+
 @dataclass
 class TaskOutput:
     """What ``run`` may return instead of a plain dict.
@@ -159,8 +282,9 @@ class Scenario:
     Attributes:
         name: Name used on the command line (``seqrl run NAME``).
         description: One line shown by ``seqrl list``.
-        params: The typed parameters.
-        run: ``run(params, rng)`` -> dict of metrics or a TaskOutput. Must be deterministic given rng.
+        params: The typed parameters (derived from ``arguments_type`` when that is given).
+        run: ``run(args, rng)`` -> dict of metrics or a TaskOutput. Must be deterministic given rng.
+            ``args`` is an instance of ``arguments_type``, or a dict when there is none.
         plot: Optional ``plot(results, trajectories)`` -> {file stem: matplotlib Figure}.
         grid: Default grid axes {name: [values]} run when the user sets nothing for that name; or a
             list of such mappings, whose grids are joined (for axes that only matter together, e.g.
@@ -168,7 +292,10 @@ class Scenario:
         quick: Overrides (single values or lists) applied by ``--quick`` for a smoke-sized run.
         seeds: Default number of seeds.
         quick_seeds: Number of seeds under ``--quick`` unless ``--seeds`` is given.
-        check: Optional cross-parameter validation of one combination; raises ValueError.
+        check: Optional cross-parameter validation of one combination (a dict); raises ValueError.
+            With ``arguments_type``, the dataclass's ``__post_init__`` plays this part.
+        arguments_type: The frozen parameter dataclass, or None for a plain ``Param`` list.
+        requires: Extras of pyproject.toml the scenario needs (``"rl"``, ``"ads"``, ...).
     """
 
     name: str
@@ -183,6 +310,8 @@ class Scenario:
     seeds: int = 5
     quick_seeds: int = 2
     check: Callable[[dict[str, Any]], None] | None = None
+    arguments_type: type | None = None
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.params]
@@ -207,6 +336,28 @@ class Scenario:
                 return p
         known = ", ".join(p.name for p in self.params) or "none"
         raise BadInput(f"unknown parameter {name!r} for scenario {self.name}; known: {known}")
+
+    def defaults(self) -> dict[str, ParamValue]:
+        """Every parameter at its default value."""
+        return {p.name: p.default for p in self.params}
+
+    def arguments(self, values: Mapping[str, Any]) -> Any:
+        """What ``run`` receives for one combination of flat parameter values.
+
+        Raises:
+            BadInput: the combination fails the scenario's validation.
+        """
+        if self.arguments_type is not None:
+            return build_arguments(self.arguments_type, values)
+        combo = dict(values)
+        if self.check is not None:
+            try:
+                self.check(dict(combo))
+            except ValueError as error:
+                if isinstance(error, BadInput):
+                    raise
+                raise BadInput(str(error)) from None
+        return combo
 
     def subgrids(self) -> list[Mapping[str, Sequence[ParamValue]]]:
         """The default grid as a list of mappings (one mapping when the grid is a single product)."""
@@ -236,7 +387,7 @@ class Scenario:
         """Every distinct parameter combination of the grids, validated, in a fixed order.
 
         Raises:
-            BadInput: a combination fails the scenario's cross-parameter check.
+            BadInput: a combination fails the scenario's validation.
         """
         seen: list[dict[str, Any]] = []
         for axes in grids:
@@ -246,11 +397,7 @@ class Scenario:
                 if combo in seen:
                     continue
                 seen.append(combo)
-                if self.check is not None:
-                    try:
-                        self.check(dict(combo))
-                    except ValueError as error:
-                        raise BadInput(str(error)) from None
+                self.arguments(combo)
                 yield combo
 
 
@@ -262,7 +409,7 @@ def scenario(
     *,
     name: str,
     description: str,
-    params: Sequence[Param],
+    params: Sequence[Param] | type,
     plot: PlotFunction | None = None,
     grid: Mapping[str, Sequence[ParamValue]]
     | Sequence[Mapping[str, Sequence[ParamValue]]]
@@ -271,14 +418,25 @@ def scenario(
     seeds: int = 5,
     quick_seeds: int = 2,
     check: Callable[[dict[str, Any]], None] | None = None,
+    requires: Sequence[str] = (),
 ) -> Callable[[RunFunction], Scenario]:
-    """Decorator that turns ``run(params, rng)`` into a :class:`Scenario`."""
+    """Decorator that turns ``run(args, rng)`` into a :class:`Scenario`.
+
+    Args:
+        params: A frozen parameter dataclass (``run`` receives an instance), or a list of
+            :class:`Param` (``run`` receives a dict).
+        requires: Extras the scenario needs; a run without them stops before writing anything.
+        (The other arguments are the :class:`Scenario` attributes of the same names.)
+    """
+    is_dataclass = isinstance(params, type) and dataclasses.is_dataclass(params)
+    if isinstance(params, type) and not is_dataclass:
+        raise TypeError(f"scenario {name}: params must be a dataclass or a list of Param")
 
     def wrap(run: RunFunction) -> Scenario:
         return Scenario(
             name=name,
             description=description,
-            params=tuple(params),
+            params=dataclass_params(params) if is_dataclass else tuple(params),  # type: ignore[arg-type]
             run=run,
             plot=plot,
             grid=grid or {},
@@ -286,6 +444,8 @@ def scenario(
             seeds=seeds,
             quick_seeds=quick_seeds,
             check=check,
+            arguments_type=params if is_dataclass else None,  # type: ignore[arg-type]
+            requires=tuple(requires),
         )
 
     return wrap

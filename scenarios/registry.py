@@ -9,16 +9,16 @@ import sys
 from functools import cache
 from pathlib import Path
 
-import scenarios.library
-from scenarios.core import BadInput, Scenario
+import seqrl.scenarios.library
+from seqrl.scenarios.core import BadInput, Scenario
 
 
 @cache
 def builtin_scenarios() -> dict[str, Scenario]:
     """Every Scenario defined at module level in ``scenarios/library/``, by name."""
     found: dict[str, Scenario] = {}
-    for module_info in pkgutil.iter_modules(scenarios.library.__path__):
-        module = importlib.import_module(f"scenarios.library.{module_info.name}")
+    for module_info in pkgutil.iter_modules(seqrl.scenarios.library.__path__):
+        module = importlib.import_module(f"seqrl.scenarios.library.{module_info.name}")
         for value in vars(module).values():
             if isinstance(value, Scenario):
                 if value.name in found and found[value.name] is not value:

@@ -11,17 +11,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from scenarios.core import RESERVED_COLUMNS, BadInput, Scenario
-from scenarios.registry import resolve
-from scenarios.storage import SUMMARY, RunStore, atomic_write
+from seqrl.scenarios.core import RESERVED_COLUMNS, BadInput, Scenario
+from seqrl.scenarios.registry import resolve
+from seqrl.scenarios.storage import SUMMARY, RunStore, atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +146,8 @@ def _save_plots(
         return []
     if scenario.plot is None:
         return []
+    import matplotlib.pyplot as plt
+
     figures = scenario.plot(results, trajectories)
     saved = []
     for stem, figure in figures.items():

@@ -24,12 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scenarios.core import RESERVED_COLUMNS, TaskOutput, with_artifact_dir
-from scenarios.registry import resolve
+from seqrl.scenarios.core import RESERVED_COLUMNS, Scenario, TaskOutput, with_artifact_dir
+from seqrl.scenarios.registry import resolve
 
 logger = logging.getLogger(__name__)
 
 EXECUTORS = ("serial", "process", "ray")
+
+ScenarioSource = str | Scenario
+"""What workers receive: a reference they resolve themselves (a built-in name or an absolute
+``FILE.py:NAME``), or a Scenario object that pickles (its functions importable by reference)."""
 
 
 @dataclass(frozen=True)
@@ -88,15 +92,16 @@ def _scalar(name: str, value: Any) -> Any:
     raise TypeError(f"metric {name!r} must be a scalar, got {type(value).__name__}")
 
 
-def execute_task(reference: str, task: Task, artifact_root: str | None) -> TaskResult:
+def execute_task(source: ScenarioSource, task: Task, artifact_root: str | None) -> TaskResult:
     """Run one task in this process. Top-level so that process and Ray workers can call it."""
-    scenario = resolve(reference)
+    scenario = resolve(source) if isinstance(source, str) else source
     artifact_path = Path(artifact_root) / task.task_id if artifact_root else None
     seed_sequence = task.seed_sequence()
     rng = np.random.default_rng(seed_sequence)
     started = time.perf_counter()
     try:
-        output = with_artifact_dir(artifact_path, lambda: scenario.run(dict(task.params), rng))
+        arguments = scenario.arguments(task.params)
+        output = with_artifact_dir(artifact_path, lambda: scenario.run(arguments, rng))
         if not isinstance(output, TaskOutput):
             output = TaskOutput(dict(output))
         clash = set(output.metrics) & (set(task.params) | set(RESERVED_COLUMNS))
@@ -126,10 +131,10 @@ def execute_task(reference: str, task: Task, artifact_root: str | None) -> TaskR
 
 
 def run_serial(
-    reference: str, tasks: Sequence[Task], artifact_root: str | None
+    source: ScenarioSource, tasks: Sequence[Task], artifact_root: str | None
 ) -> Iterator[TaskResult]:
     for task in tasks:
-        yield execute_task(reference, task, artifact_root)
+        yield execute_task(source, task, artifact_root)
 
 
 def _ignore_interrupts() -> None:
@@ -138,14 +143,14 @@ def _ignore_interrupts() -> None:
 
 
 def run_process(
-    reference: str, tasks: Sequence[Task], artifact_root: str | None, workers: int
+    source: ScenarioSource, tasks: Sequence[Task], artifact_root: str | None, workers: int
 ) -> Iterator[TaskResult]:
     """Run tasks in a pool of fresh (spawned) processes, yielding results as they finish."""
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=get_context("spawn"), initializer=_ignore_interrupts
     )
     try:
-        pending = {pool.submit(execute_task, reference, t, artifact_root): t for t in tasks}
+        pending = {pool.submit(execute_task, source, t, artifact_root): t for t in tasks}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -164,7 +169,7 @@ def run_process(
 
 
 def run_ray(
-    reference: str,
+    source: ScenarioSource,
     tasks: Sequence[Task],
     artifact_root: str | None,
     workers: int,
@@ -181,7 +186,7 @@ def run_ray(
         ray.init(**options)
     remote = ray.remote(num_cpus=1, max_retries=0)(execute_task)
     try:
-        pending = {remote.remote(reference, t, artifact_root): t for t in tasks}
+        pending = {remote.remote(source, t, artifact_root): t for t in tasks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -198,7 +203,7 @@ def run_ray(
 
 
 def execute(
-    reference: str,
+    source: ScenarioSource,
     tasks: Sequence[Task],
     *,
     executor: str,
@@ -208,9 +213,9 @@ def execute(
 ) -> Iterator[TaskResult]:
     """Dispatch to an executor; results arrive in completion order."""
     if executor == "serial":
-        return run_serial(reference, tasks, artifact_root)
+        return run_serial(source, tasks, artifact_root)
     if executor == "process":
-        return run_process(reference, tasks, artifact_root, workers)
+        return run_process(source, tasks, artifact_root, workers)
     if executor == "ray":
-        return run_ray(reference, tasks, artifact_root, workers, ray_address)
+        return run_ray(source, tasks, artifact_root, workers, ray_address)
     raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mechanisms.discount_scheduling import SCHEDULES, DiscountParams, ProgressParams
-from scenarios import Param, TaskOutput, artifact_dir, scenario
+from seqrl.mechanisms.ads_discount_scheduling import SCHEDULES, DiscountParams, ProgressParams
+from seqrl.scenarios import Param, TaskOutput, artifact_dir, scenario
 
 METAWORLD_TASKS = (
     "basketball-v3",
@@ -88,9 +88,9 @@ def _env_shape(make_env: Any) -> tuple[int, int]:
 
 def _check_common(params: dict[str, Any], horizon: int, observation_dim: int) -> None:
     """Construct the parameter dataclasses and validate a demos file (ValueError -> exit 2)."""
-    from agents.imitation_from_observation import LearnerConfig
-    from envs.expert_demos import load_demos
-    from mechanisms.optimal_transport_reward import OTRewardParams
+    from seqrl.agents.ads_expert_demos import load_demos
+    from seqrl.agents.ads_ilfo_agent import LearnerConfig
+    from seqrl.mechanisms.ads_ot_reward import OTRewardParams
 
     DiscountParams(alpha=params["alpha"])
     ProgressParams(horizon=horizon)
@@ -108,7 +108,7 @@ def _demos(
     dim: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    from envs.expert_demos import collect_demos, load_demos
+    from seqrl.agents.ads_expert_demos import collect_demos, load_demos
 
     if params["demos"]:
         return load_demos(params["demos"], horizon, dim).observations[: params["n_demos"]]
@@ -131,12 +131,12 @@ def _train(
     import torch
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from agents.imitation_from_observation import (
+    from seqrl.agents.ads_ilfo_agent import (
         DiscountScheduleCallback,
         ImitationFromObservationAgent,
         LearnerConfig,
     )
-    from mechanisms.optimal_transport_reward import OTRewardParams
+    from seqrl.mechanisms.ads_ot_reward import OTRewardParams
 
     torch.set_num_threads(1)
     seed = int(rng.integers(2**31 - 1))
@@ -182,7 +182,7 @@ def _train(
 
 def _curve_band(table: pd.DataFrame) -> pd.DataFrame:
     """IQM over seeds per step with a 95% bootstrap interval of the mean."""
-    from scenarios.report import bootstrap_interval, interquartile_mean
+    from seqrl.scenarios.report import bootstrap_interval, interquartile_mean
 
     rows = []
     for step, group in table.groupby("step"):
@@ -253,7 +253,7 @@ def _plot_metaworld(results: pd.DataFrame, trajectories: pd.DataFrame | None) ->
 
 
 def _toy_env(params: dict[str, Any]) -> Any:
-    from envs.fetch_deliver import FetchDeliverEnv
+    from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv
 
     return FetchDeliverEnv(horizon=params["horizon"], observe_object=params["observe_object"])
 
@@ -283,7 +283,7 @@ def _check_toy(params: dict[str, Any]) -> None:
     check=_check_toy,
 )
 def ads_toy(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
-    from envs.fetch_deliver import fetch_deliver_expert
+    from seqrl.envs.ads_fetch_deliver import fetch_deliver_expert
 
     def make_env() -> Any:
         return _toy_env(params)
@@ -298,7 +298,7 @@ def ads_toy(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
 
 
 def _check_metaworld(params: dict[str, Any]) -> None:
-    from envs.metaworld_imitation import MetaWorldImitationEnv
+    from seqrl.envs.ads_metaworld import MetaWorldImitationEnv
 
     _check_common(params, *_env_shape(lambda: MetaWorldImitationEnv(params["task"])))
 
@@ -318,7 +318,7 @@ def _check_metaworld(params: dict[str, Any]) -> None:
     check=_check_metaworld,
 )
 def ads_metaworld(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
-    from envs.metaworld_imitation import MetaWorldImitationEnv, scripted_expert
+    from seqrl.envs.ads_metaworld import MetaWorldImitationEnv, scripted_expert
 
     task = params["task"]
 
@@ -355,9 +355,9 @@ def ads_metaworld(params: dict[str, Any], rng: np.random.Generator) -> TaskOutpu
     quick={"n_demos": 2},
 )
 def ads_demos(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    from envs.expert_demos import collect_demos, save_demos
-    from envs.fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
-    from envs.metaworld_imitation import MetaWorldImitationEnv, scripted_expert
+    from seqrl.agents.ads_expert_demos import collect_demos, save_demos
+    from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
+    from seqrl.envs.ads_metaworld import MetaWorldImitationEnv, scripted_expert
 
     task = params["task"]
     if task == "fetch-deliver":

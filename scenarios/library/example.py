@@ -7,12 +7,13 @@ forms make it a test of the runner too: the simulated ruin probability must matc
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from scenarios.core import Param, TaskOutput, scenario
+from seqrl.scenarios.core import TaskOutput, param, scenario
+from seqrl.scenarios.plots.example import plot_random_walk
 
 
 def ruin_probability(p: float, start: int, target: int) -> float:
@@ -31,61 +32,43 @@ def expected_duration(p: float, start: int, target: int) -> float:
     return start / (q - p) - target / (q - p) * (1.0 - r**start) / (1.0 - r**target)
 
 
-def _plot(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
+@dataclass(frozen=True)
+class RandomWalkArgs:
+    """Parameters of ``example-random-walk``."""
 
-    figure, axis = plt.subplots(figsize=(5, 3.5))
-    by_p = results.groupby("p")
-    axis.errorbar(
-        by_p["ruin_rate"].mean().index,
-        by_p["ruin_rate"].mean(),
-        yerr=1.96 * by_p["ruin_rate"].sem().fillna(0),
-        fmt="o",
-        label="simulated (95% CI)",
+    p: float = param(
+        0.5,
+        "probability of a step up",
+        low=0.0,
+        high=1.0,
+        low_inclusive=False,
+        high_inclusive=False,
     )
-    axis.plot(by_p["closed_form_ruin"].first(), "k-", label="closed form")
-    axis.set(xlabel="p (probability of a step up)", ylabel="P(ruin)", title="Gambler's ruin")
-    axis.legend()
-    figure.tight_layout()
-    return {"ruin_probability": figure}
+    start: int = param(5, "starting capital k", low=1)
+    target: int = param(10, "absorbing upper barrier N", low=2)
+    n_walks: int = param(2000, "independent walks per task", low=1)
 
-
-def _check(params: dict[str, Any]) -> None:
-    if not 1 <= params["start"] < params["target"]:
-        raise ValueError(
-            f"start must be in [1, target), got start={params['start']}, target={params['target']}"
-        )
+    def __post_init__(self) -> None:
+        if not 1 <= self.start < self.target:
+            raise ValueError(
+                f"start must be in [1, target), got start={self.start}, target={self.target}"
+            )
 
 
 @scenario(
     name="example-random-walk",
     description="Gambler's ruin: simulated ruin probability and duration against closed forms.",
-    params=[
-        Param(
-            "p",
-            float,
-            0.5,
-            "probability of a step up",
-            low=0.0,
-            high=1.0,
-            low_inclusive=False,
-            high_inclusive=False,
-        ),
-        Param("start", int, 5, "starting capital k", low=1),
-        Param("target", int, 10, "absorbing upper barrier N", low=2),
-        Param("n_walks", int, 2000, "independent walks per task", low=1),
-    ],  # fmt: skip
-    plot=_plot,
+    params=RandomWalkArgs,
+    plot=plot_random_walk,
     grid={"p": [0.4, 0.45, 0.5, 0.55, 0.6]},
     quick={"n_walks": 500},
-    check=_check,
 )
-def random_walk(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
+def random_walk(args: RandomWalkArgs, rng: np.random.Generator) -> TaskOutput:
     """Simulate ``n_walks`` walks at once until each is absorbed."""
-    p, start, target = params["p"], params["start"], params["target"]
-    position = np.full(params["n_walks"], start)
-    duration = np.zeros(params["n_walks"], dtype=np.int64)
-    alive = np.ones(params["n_walks"], dtype=bool)
+    p, start, target = args.p, args.start, args.target
+    position = np.full(args.n_walks, start)
+    duration = np.zeros(args.n_walks, dtype=np.int64)
+    alive = np.ones(args.n_walks, dtype=bool)
     absorbed_by_step = []
     while alive.any():
         index = np.flatnonzero(alive)

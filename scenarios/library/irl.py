@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents.irl_harness import evaluate_robustness, random_mdp_sampler, scaling_counterexample
-from mechanisms.irl_behaviour import (
+from seqrl.agents.irl_harness import evaluate_robustness, random_mdp_sampler, scaling_counterexample
+from seqrl.mechanisms.irl_behaviour import (
     MODEL_KINDS,
     BehaviouralModel,
     behaviour_policy,
     learned_reward_regret,
 )
-from mechanisms.irl_mdp import discounted_occupancy, random_mdp
-from mechanisms.irl_rewards import starc_distance
-from scenarios.core import Param, TaskOutput, scenario
+from seqrl.mechanisms.irl_mdp import discounted_occupancy, random_mdp
+from seqrl.mechanisms.irl_rewards import starc_distance
+from seqrl.scenarios.core import Param, TaskOutput, scenario
 
 _DISCOUNT = {"low": 0.0, "high": 1.0, "high_inclusive": False}
 
@@ -287,7 +287,9 @@ def _plot_wrong_discount(
 
 def _wrong_discount_task_mdp(params: dict[str, Any], rng: np.random.Generator) -> Any:
     """The MDP and true state-only reward of one repetition."""
-    from envs.tabular_mdp import gridworld_mdp  # imports gymnasium: keep `seqrl list` fast
+    from seqrl.envs.irl_tabular_mdp import (
+        gridworld_mdp,  # imports gymnasium: keep `seqrl list` fast
+    )
 
     if params["environment"] == "gridworld":
         side = params["grid_size"]
@@ -348,7 +350,7 @@ def _wrong_discount_task_mdp(params: dict[str, Any], rng: np.random.Generator) -
 )
 def irl_mce_wrong_discount(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
     """Fit by occupancy matching with the assumed discount; measure in the true MDP."""
-    from agents.irl_mce import mce_irl  # imports scipy.optimize: keep `seqrl list` fast
+    from seqrl.agents.irl_mce import mce_irl  # imports scipy.optimize: keep `seqrl list` fast
 
     truth = BehaviouralModel("mce", params["temperature"], params["gamma_true"])
     assumed = BehaviouralModel("mce", params["temperature"], params["gamma_assumed"])

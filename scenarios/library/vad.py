@@ -10,7 +10,7 @@ enter them; their results repeat).
 ``vad-contagion`` lets several affective agents converse (a Mesa model) with one of them starting
 hostile, and measures how far the others' valence follows (beyond the paper).
 
-Transcripts are written turn by turn as JSON lines under ``scenarios.artifact_dir()``.
+Transcripts are written turn by turn as JSON lines under ``seqrl.scenarios.artifact_dir()``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scenarios.core import BadInput, Param, TaskOutput, artifact_dir, scenario
+from seqrl.scenarios.core import BadInput, Param, TaskOutput, artifact_dir, scenario
 
 CONDITION_CHOICES = ("stateless", "first-order", "second-order")
 BACKEND_CHOICES = ("embedded", "openai", "scripted")
@@ -72,7 +72,7 @@ _SCRIPTED_REPLIES = ("I see what you mean.", "Let me think about that.", "That i
 
 
 def _dynamics(params: dict[str, Any]) -> Any:
-    from mechanisms.affect import AffectDynamicsParams
+    from seqrl.mechanisms.vad_affect import AffectDynamicsParams
 
     return AffectDynamicsParams(
         condition=params["condition"],
@@ -85,7 +85,7 @@ def _dynamics(params: dict[str, Any]) -> Any:
 
 def _backend(params: dict[str, Any], scripted: Any) -> Any:
     """The chat backend named by ``params["backend"]``; ``scripted`` feeds the scripted one."""
-    from agents.llm_backends import LlamaCppBackend, OpenAIBackend, ScriptedBackend
+    from seqrl.agents.vad_llm_backends import LlamaCppBackend, OpenAIBackend, ScriptedBackend
 
     if params["backend"] == "scripted":
         return ScriptedBackend(scripted)
@@ -102,7 +102,7 @@ def _backend(params: dict[str, Any], scripted: Any) -> Any:
 def _check_common(params: dict[str, Any]) -> None:
     _dynamics(params)
     if params["backend"] == "openai":
-        from agents.llm_backends import OpenAIBackend
+        from seqrl.agents.vad_llm_backends import OpenAIBackend
 
         OpenAIBackend(
             params["openai_base_url"], params["openai_model"], params["openai_api_key_env"]
@@ -110,8 +110,8 @@ def _check_common(params: dict[str, Any]) -> None:
 
 
 def _check_dialogue(params: dict[str, Any]) -> None:
-    from agents.affective import AffectiveAgentConfig
-    from envs.dialogue import load_dialogue_script
+    from seqrl.agents.vad_agent import AffectiveAgentConfig
+    from seqrl.envs.vad_dialogue import load_dialogue_script
 
     _check_common(params)
     AffectiveAgentConfig(estimator_source=params["estimator_source"])
@@ -251,10 +251,10 @@ def _plot_dialogue(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> 
 )
 def vad_dialogue(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
     """Play the script to one affective agent through the Gymnasium dialogue env."""
-    from agents.affective import AffectiveAgent, AffectiveAgentConfig
-    from envs.dialogue import DialogueEnv, load_dialogue_script
-    from mechanisms.affect import LexiconAffectEstimator
-    from mechanisms.affect_metrics import trajectory_metrics
+    from seqrl.agents.vad_agent import AffectiveAgent, AffectiveAgentConfig
+    from seqrl.envs.vad_dialogue import DialogueEnv, load_dialogue_script
+    from seqrl.mechanisms.vad_affect import LexiconAffectEstimator
+    from seqrl.mechanisms.vad_metrics import trajectory_metrics
 
     try:
         script = load_dialogue_script(params["script"])
@@ -378,9 +378,9 @@ def _check_contagion(params: dict[str, Any]) -> None:
 )
 def vad_contagion(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
     """Run the group conversation and measure how the perturbed agent's affect spreads."""
-    from agents.affective import AffectiveAgentConfig
-    from agents.llm_backends import mood_echo
-    from envs.dialogue_mesa import DialogueGroupModel
+    from seqrl.agents.vad_agent import AffectiveAgentConfig
+    from seqrl.agents.vad_llm_backends import mood_echo
+    from seqrl.envs.vad_dialogue_mesa import DialogueGroupModel
 
     try:
         dynamics = _dynamics(params)

@@ -7,17 +7,17 @@ import pytest
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.imitation_from_observation import (
+from seqrl.agents.ads_expert_demos import collect_demos
+from seqrl.agents.ads_ilfo_agent import (
     DiscountScheduleCallback,
     ImitationFromObservationAgent,
     LearnerConfig,
     OTRewarder,
     evaluate_with_observations,
 )
-from envs.expert_demos import collect_demos
-from envs.fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
-from mechanisms.discount_scheduling import DiscountParams, ProgressParams
-from mechanisms.optimal_transport_reward import best_demo_rewards
+from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
+from seqrl.mechanisms.ads_discount_scheduling import DiscountParams, ProgressParams
+from seqrl.mechanisms.ads_ot_reward import best_demo_rewards
 
 torch.set_num_threads(1)
 HORIZON = 30

@@ -7,11 +7,11 @@ import pytest
 from scipy import stats
 from scipy.special import expit
 
-from agents.bayesian_learner import BayesianLearner, BayesianPolicy
-from agents.sequential_engine import log_checkpoints, simulate_hitting_times, simulate_sequences
-from mechanisms.privacy import HeterogeneousBudget, make_mechanism
-from mechanisms.sequential import BinaryCascadeClosedForm
-from mechanisms.signals import BinarySignal, GaussianSignal
+from seqrl.agents.dp_bayesian_learner import BayesianLearner, BayesianPolicy
+from seqrl.agents.dp_engine import log_checkpoints, simulate_hitting_times, simulate_sequences
+from seqrl.mechanisms.dp_privacy import HeterogeneousBudget, make_mechanism
+from seqrl.mechanisms.dp_sequential import BinaryCascadeClosedForm
+from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal
 
 
 def _binary(p, epsilon):

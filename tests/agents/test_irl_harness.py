@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from agents.irl_harness import (
+from seqrl.agents.irl_harness import (
     assert_robust,
     evaluate_robustness,
     random_mdp_sampler,
     scaling_counterexample,
 )
-from mechanisms.irl_behaviour import BehaviouralModel
-from mechanisms.irl_mdp import random_transition
+from seqrl.mechanisms.irl_behaviour import BehaviouralModel
+from seqrl.mechanisms.irl_mdp import random_transition
 
 SAMPLER = random_mdp_sampler(8, 3)
 

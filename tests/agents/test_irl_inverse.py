@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from agents.irl_inverse import (
+from seqrl.agents.irl_inverse import (
     ConsistentSetSearch,
     consistent_member,
     consistent_set_distances,
     invert_policy,
 )
-from mechanisms.irl_behaviour import BehaviouralModel, behaviour_policy
-from mechanisms.irl_mdp import expected_reward, mix_transitions, random_transition
-from mechanisms.irl_rewards import canonicalisation_matrix, starc_distance
+from seqrl.mechanisms.irl_behaviour import BehaviouralModel, behaviour_policy
+from seqrl.mechanisms.irl_mdp import expected_reward, mix_transitions, random_transition
+from seqrl.mechanisms.irl_rewards import canonicalisation_matrix, starc_distance
 
 
 @pytest.fixture(scope="module")

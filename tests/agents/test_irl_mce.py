@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from agents.irl_mce import demonstration_occupancy, mce_irl, reward_features
-from mechanisms.irl_behaviour import BehaviouralModel, behaviour_policy
-from mechanisms.irl_mdp import (
+from seqrl.agents.irl_mce import demonstration_occupancy, mce_irl, reward_features
+from seqrl.mechanisms.irl_behaviour import BehaviouralModel, behaviour_policy
+from seqrl.mechanisms.irl_mdp import (
     discounted_occupancy,
     policy_distance,
     random_transition,
     sample_trajectories,
 )
-from mechanisms.irl_rewards import starc_distance
+from seqrl.mechanisms.irl_rewards import starc_distance
 
 N_STATES, N_ACTIONS = 6, 3
 

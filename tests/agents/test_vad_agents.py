@@ -6,8 +6,8 @@ import socket
 import numpy as np
 import pytest
 
-from agents.affective import AffectiveAgent, AffectiveAgentConfig
-from agents.llm_backends import (
+from seqrl.agents.vad_agent import AffectiveAgent, AffectiveAgentConfig
+from seqrl.agents.vad_llm_backends import (
     MOOD_ECHO_REPLIES,
     BackendError,
     LlamaCppBackend,
@@ -17,7 +17,7 @@ from agents.llm_backends import (
     call_with_retries,
     mood_echo,
 )
-from mechanisms.affect import (
+from seqrl.mechanisms.vad_affect import (
     AffectDynamicsParams,
     LexiconAffectEstimator,
     injection_block,

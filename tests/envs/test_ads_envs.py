@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401  (registers the ids)
-from envs.expert_demos import ExpertDemos, collect_demos, load_demos, save_demos, validate_demos
-from envs.fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
+import seqrl.envs  # noqa: F401  (registers the ids)
+from seqrl.agents.ads_expert_demos import (
+    ExpertDemos,
+    collect_demos,
+    load_demos,
+    save_demos,
+    validate_demos,
+)
+from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
 
 
 def test_fetch_deliver_passes_check_env_and_is_registered() -> None:
@@ -118,7 +124,7 @@ def test_demo_validation_missing_file_and_nan(tmp_path) -> None:
 
 
 def test_metaworld_env_masks_goal_and_passes_check_env() -> None:
-    from envs.metaworld_imitation import MetaWorldImitationEnv, agent_horizon, scripted_expert
+    from seqrl.envs.ads_metaworld import MetaWorldImitationEnv, agent_horizon, scripted_expert
 
     env = gymnasium.make("seqrl/MetaWorldImitation-v0", task="hammer-v3").unwrapped
     check_env(env, skip_render_check=True)
@@ -145,7 +151,7 @@ def test_metaworld_env_masks_goal_and_passes_check_env() -> None:
 
 
 def test_metaworld_unknown_task() -> None:
-    from envs.metaworld_imitation import MetaWorldImitationEnv
+    from seqrl.envs.ads_metaworld import MetaWorldImitationEnv
 
     with pytest.raises(ValueError, match="task must be a Meta-World v3 task .* got 'juggle-v3'"):
         MetaWorldImitationEnv("juggle-v3")

@@ -10,13 +10,13 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs  # noqa: F401  (registers the environments)
-from agents.bayesian_learner import BayesianLearner, BayesianPolicy
-from agents.sequential_engine import simulate_sequences
-from envs.sequential_learning import SequentialLearningEnv
-from envs.sequential_learning_mesa import SequentialLearningModel
-from mechanisms.privacy import HeterogeneousBudget, make_mechanism
-from mechanisms.signals import BinarySignal, GaussianSignal
+import seqrl.envs  # noqa: F401  (registers the environments)
+from seqrl.agents.dp_bayesian_learner import BayesianLearner, BayesianPolicy
+from seqrl.agents.dp_engine import simulate_sequences
+from seqrl.envs.dp_sequential_learning import SequentialLearningEnv
+from seqrl.envs.dp_sequential_learning_mesa import SequentialLearningModel
+from seqrl.mechanisms.dp_privacy import HeterogeneousBudget, make_mechanism
+from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal
 
 CONFIGS = {
     "gaussian-smoothed": {

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401  (registers the ids)
-from envs.tabular_mdp import GridworldEnv, TabularMDPEnv, gridworld_mdp
-from mechanisms.irl_mdp import random_mdp
+import seqrl.envs  # noqa: F401  (registers the ids)
+from seqrl.envs.irl_tabular_mdp import GridworldEnv, TabularMDPEnv, gridworld_mdp
+from seqrl.mechanisms.irl_mdp import random_mdp
 
 
 @pytest.mark.parametrize(
@@ -91,9 +91,9 @@ def test_gridworld_dynamics_and_goal_reward():
 
 def test_env_rollouts_agree_with_the_exact_occupancy():
     # Host agreement: demonstrations collected through the Gymnasium env against the kernel.
-    from agents.irl_mce import demonstration_occupancy
-    from mechanisms.irl_behaviour import BehaviouralModel, behaviour_policy
-    from mechanisms.irl_mdp import discounted_occupancy
+    from seqrl.agents.irl_mce import demonstration_occupancy
+    from seqrl.mechanisms.irl_behaviour import BehaviouralModel, behaviour_policy
+    from seqrl.mechanisms.irl_mdp import discounted_occupancy
 
     env = GridworldEnv(width=3, height=2, slip_probability=0.2, discount=0.7, max_episode_steps=30)
     policy = behaviour_policy(BehaviouralModel("mce", 0.5, 0.7), env.transition, env.reward)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401  (registers seqrl/Dialogue-v0)
-from agents.llm_backends import ScriptedBackend, mood_echo
-from envs.dialogue import DialogueEnv, DialogueScript, load_dialogue_script
-from envs.dialogue_mesa import DialogueGroupModel
-from mechanisms.affect import AffectDynamicsParams, LexiconAffectEstimator
+import seqrl.envs  # noqa: F401  (registers seqrl/Dialogue-v0)
+from seqrl.agents.vad_llm_backends import ScriptedBackend, mood_echo
+from seqrl.envs.vad_dialogue import DialogueEnv, DialogueScript, load_dialogue_script
+from seqrl.envs.vad_dialogue_mesa import DialogueGroupModel
+from seqrl.mechanisms.vad_affect import AffectDynamicsParams, LexiconAffectEstimator
 
 
 @pytest.fixture(scope="module")

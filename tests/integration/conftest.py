@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SEQRL = [sys.executable, "-m", "scenarios.cli"]
+SEQRL = [sys.executable, "-m", "seqrl"]
 
 # A user's scenario file: each task sleeps a little, then appends "x seed_index" to a log so that
 # tests can count how often each task actually ran. SEQRL_TEST_CRASH=x makes the worker that runs
@@ -16,7 +16,7 @@ USER_SCENARIO = """
 import os
 import time
 
-from scenarios import Param, scenario
+from seqrl.scenarios import Param, scenario
 
 
 @scenario(

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from conftest import SEQRL, run_cli
 
-from scenarios.cli import main
-from scenarios.library.example import ruin_probability
+from seqrl.scenarios.cli import main
+from seqrl.scenarios.library.example import ruin_probability
 
 TIMING_COLUMNS = ["elapsed_s"]
 
@@ -74,9 +74,9 @@ def test_grid_from_set_and_report_regenerates_summary(tmp_path):
         (["run", "example-random-walk", "--set", "p=1.5"], "p=1.5: expected a number > 0 and < 1"),
         (["run", "example-random-walk", "--set", "start=20"], "start must be in [1, target)"),
         (["run", "example-random-walk", "--set", "p"], "expected KEY=VALUE"),
-        (["run", "example-random-walk", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+        (["run", "example-random-walk", "--seeds", "0"], "seeds must be an integer >= 1, got 0"),
         (["run", "example-random-walk", "--executor", "gpu"], "invalid choice: 'gpu'"),
-        (["run", "example-random-walk", "--ray-address", "x:1"], "needs --executor ray"),
+        (["run", "example-random-walk", "--ray-address", "x:1"], "ray_address needs executor ray"),
         (["run", "missing_file.py:thing"], "does not exist"),
         (["report"], "the following arguments are required: directory"),
     ],

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from agents.llm_backends import OpenAIBackend, default_model_path
-from scenarios.core import with_artifact_dir
-from scenarios.library.vad import vad_dialogue
+from seqrl.agents.vad_llm_backends import OpenAIBackend, default_model_path
+from seqrl.scenarios.core import with_artifact_dir
+from seqrl.scenarios.library.vad import vad_dialogue
 
 
 def _free_port() -> int:

@@ -9,7 +9,7 @@ import ot
 import pytest
 from scipy.spatial.distance import cdist
 
-from mechanisms.discount_scheduling import (
+from seqrl.mechanisms.ads_discount_scheduling import (
     DiscountParams,
     ProgressParams,
     agent_statistic,
@@ -21,7 +21,7 @@ from mechanisms.discount_scheduling import (
     reference_scores,
     update_progress,
 )
-from mechanisms.optimal_transport_reward import (
+from seqrl.mechanisms.ads_ot_reward import (
     FeatureStandardizer,
     OTRewardParams,
     best_demo_rewards,

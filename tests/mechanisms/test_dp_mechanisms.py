@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from mechanisms.privacy import (
+from seqrl.mechanisms.dp_privacy import (
     HeterogeneousBudget,
     NoPrivacy,
     RandomizedResponse,
@@ -15,12 +15,12 @@ from mechanisms.privacy import (
     report_llr_increment,
     smoothed_rr_log_likelihood,
 )
-from mechanisms.sequential import (
+from seqrl.mechanisms.dp_sequential import (
     BinaryCascadeClosedForm,
     bellman_hitting_time,
     learning_speed_slopes,
 )
-from mechanisms.signals import BinarySignal, GaussianSignal, bayesian_action
+from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal, bayesian_action
 
 
 def _smoothed_report_quadrature(report, public_llr, theta, sigma, epsilon, amplitude):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from mechanisms.irl_behaviour import (
+from seqrl.mechanisms.irl_behaviour import (
     BehaviouralModel,
     ConvergenceError,
     behaviour_policy,
@@ -13,7 +13,7 @@ from mechanisms.irl_behaviour import (
     regret,
     value_iteration,
 )
-from mechanisms.irl_mdp import policy_distance, random_transition
+from seqrl.mechanisms.irl_mdp import policy_distance, random_transition
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mechanisms.irl_mdp import (
+from seqrl.mechanisms.irl_mdp import (
     TabularMDP,
     discounted_occupancy,
     mix_transitions,

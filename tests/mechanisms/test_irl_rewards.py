@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from mechanisms.irl_behaviour import BehaviouralModel, behaviour_policy
-from mechanisms.irl_mdp import expected_reward, policy_evaluation, random_transition
-from mechanisms.irl_rewards import (
+from seqrl.mechanisms.irl_behaviour import BehaviouralModel, behaviour_policy
+from seqrl.mechanisms.irl_mdp import expected_reward, policy_evaluation, random_transition
+from seqrl.mechanisms.irl_rewards import (
     canonicalisation_matrix,
     canonicalise,
     epic_canonicalisation,

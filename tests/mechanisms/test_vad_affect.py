@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from mechanisms.affect import (
+from seqrl.mechanisms.vad_affect import (
     AffectDynamicsParams,
     LexiconAffectEstimator,
     affect_step,

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from mechanisms.affect import AffectDynamicsParams, simulate_dynamics
-from mechanisms.affect_metrics import (
+from seqrl.mechanisms.vad_affect import AffectDynamicsParams, simulate_dynamics
+from seqrl.mechanisms.vad_metrics import (
     hysteresis,
     overshoot,
     perturbation_direction,

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.expert_demos import ExpertDemos, save_demos
-from scenarios.cli import main
-from scenarios.core import BadInput
-from scenarios.library.ads import ads_demos, ads_metaworld, ads_toy
-from scenarios.runner import execute_task, plan
+from seqrl.agents.ads_expert_demos import ExpertDemos, save_demos
+from seqrl.scenarios.cli import main
+from seqrl.scenarios.core import BadInput
+from seqrl.scenarios.library.ads import ads_demos, ads_metaworld, ads_toy
+from seqrl.scenarios.runner import execute_task, plan
 
 matplotlib.use("Agg")
 
@@ -56,7 +56,7 @@ def test_cli_exits_2_on_bad_input(tmp_path, capsys) -> None:
     assert not (tmp_path / "out").exists()
     # The same through the installed entry point, once.
     result = subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "run", "ads-metaworld", "--set", "alpha=0"],
+        [sys.executable, "-m", "seqrl.scenarios.cli", "run", "ads-metaworld", "--set", "alpha=0"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios import BadInput, TaskOutput
-from scenarios.library import dp_learning
+from seqrl.scenarios import BadInput, TaskOutput
+from seqrl.scenarios.library import dp as dp_learning
 
 FAST_SCENARIOS = [
     dp_learning.dp_binary_cascade,

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from scenarios.core import BadInput, Param, Scenario, TaskOutput, scenario
-from scenarios.runner import execute_task, plan, task_id
+from seqrl.scenarios.core import BadInput, Param, Scenario, TaskOutput, scenario
+from seqrl.scenarios.runner import execute_task, plan, task_id
 
 
 def _noop(params, rng):
@@ -132,7 +132,7 @@ def test_execute_task_tags_rows_and_trajectories_and_reports_errors(monkeypatch)
     def bad(params, rng):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("scenarios.runner.resolve", {"t": good, "t-bad": bad}.__getitem__)
+    monkeypatch.setattr("seqrl.scenarios.runner.resolve", {"t": good, "t-bad": bad}.__getitem__)
     [task] = plan([{"x": 0.5}], 1, 0)
     result = execute_task("t", task, None)
     assert result.row["y"] == 1.0 and isinstance(result.row["y"], float)

@@ -5,8 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios.core import BadInput
-from scenarios.library.irl import irl_mce_wrong_discount, irl_misspecification, irl_perturbation
+from seqrl.scenarios.core import BadInput
+from seqrl.scenarios.library.irl import (
+    irl_mce_wrong_discount,
+    irl_misspecification,
+    irl_perturbation,
+)
 
 matplotlib.use("Agg")
 

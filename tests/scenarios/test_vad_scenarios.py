@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios.core import BadInput, with_artifact_dir
-from scenarios.library.vad import vad_contagion, vad_dialogue
+from seqrl.scenarios.core import BadInput, with_artifact_dir
+from seqrl.scenarios.library.vad import vad_contagion, vad_dialogue
 
 matplotlib.use("Agg")
 

@@ -2,7 +2,7 @@
 
 ``seqrl/TabularMDP-v0`` wraps user tensors, ``seqrl/RandomMDP-v0`` samples Dirichlet dynamics (with
 an optional branching factor) from a seed, and ``seqrl/Gridworld-v0`` is a gridworld with slip
-probability. Each env has a :class:`mechanisms.irl_mdp.TabularMDP` in ``env.unwrapped.mdp`` (and
+probability. Each env has a :class:`seqrl.mechanisms.irl_mdp.TabularMDP` in ``env.unwrapped.mdp`` (and
 ``transition``, ``reward``, ``initial_distribution``, ``discount`` as properties), so that IRL code
 can compute exact policies, occupancies and distances for the very MDP an RL agent acts in.
 """
@@ -15,7 +15,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from mechanisms.irl_mdp import TabularMDP, random_mdp
+from seqrl.mechanisms.irl_mdp import TabularMDP, random_mdp
 
 
 class TabularMDPEnv(gymnasium.Env[np.int64, np.int64]):

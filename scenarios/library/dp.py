@@ -18,18 +18,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents.bayesian_learner import BayesianLearner, BayesianPolicy
-from agents.sequential_engine import (
+from seqrl.agents.dp_bayesian_learner import BayesianLearner, BayesianPolicy
+from seqrl.agents.dp_engine import (
     SequenceSummary,
     log_checkpoints,
     simulate_first_correct,
     simulate_hitting_times,
     simulate_sequences,
 )
-from mechanisms.privacy import HeterogeneousBudget, make_mechanism
-from mechanisms.sequential import BinaryCascadeClosedForm
-from mechanisms.signals import BinarySignal, GaussianSignal
-from scenarios import Param, TaskOutput, scenario
+from seqrl.mechanisms.dp_privacy import HeterogeneousBudget, make_mechanism
+from seqrl.mechanisms.dp_sequential import BinaryCascadeClosedForm
+from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal
+from seqrl.scenarios import Param, TaskOutput, scenario
 
 EPSILON_HELP = "privacy budget epsilon > 0 (inf = no privacy)"
 CASCADE_ACCURACIES = (0.55, 0.7, 0.9)
@@ -509,7 +509,7 @@ def _policy_llr_paths(
     env_kwargs: dict[str, Any], policy: Any, episodes: int, seed: int
 ) -> np.ndarray:
     """Oriented public LLR after each step of ``episodes`` episodes played by ``policy``."""
-    from envs.sequential_learning import SequentialLearningEnv
+    from seqrl.envs.dp_sequential_learning import SequentialLearningEnv
 
     env = SequentialLearningEnv(**env_kwargs)
     paths = np.empty((episodes, env.n_agents))
@@ -565,7 +565,7 @@ def dp_rl_learner(params: dict[str, Any], rng: np.random.Generator) -> TaskOutpu
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.monitor import Monitor
 
-    from envs.sequential_learning import SequentialLearningEnv
+    from seqrl.envs.dp_sequential_learning import SequentialLearningEnv
 
     torch.set_num_threads(1)
     seed = int(rng.integers(2**31 - 1))

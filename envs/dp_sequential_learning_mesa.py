@@ -3,7 +3,7 @@
 Liu & Rahimian, "Differentially Private Sequential Learning" (arXiv 2502.19525, 2025). Each step one
 learner draws a private signal, acts by the Bayesian threshold rule, reports through the privacy
 mechanism, and the public LLR is updated by the observers (all through
-:class:`agents.bayesian_learner.BayesianLearner`, the kernel the vectorized engine uses too).
+:class:`seqrl.agents.dp_bayesian_learner.BayesianLearner`, the kernel the vectorized engine uses too).
 Agents may be heterogeneous: mixed signal precision (each agent's sigma is public) and mixed privacy
 budgets (each agent's epsilon is drawn at creation; observers see it or marginalise over it).
 
@@ -23,9 +23,9 @@ from collections.abc import Sequence
 import mesa
 import numpy as np
 
-from agents.bayesian_learner import BayesianLearner, gaussian_or_binary
-from mechanisms.privacy import HeterogeneousBudget, Mechanism, make_mechanism
-from mechanisms.signals import GaussianSignal
+from seqrl.agents.dp_bayesian_learner import BayesianLearner, gaussian_or_binary
+from seqrl.mechanisms.dp_privacy import HeterogeneousBudget, Mechanism, make_mechanism
+from seqrl.mechanisms.dp_signals import GaussianSignal
 
 
 class LearnerAgent(mesa.Agent):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mechanisms.privacy import Mechanism, report_llr_increment
-from mechanisms.sequential import bellman_hitting_time
-from mechanisms.signals import BinarySignal, GaussianSignal, SignalModel, bayesian_action
+from seqrl.mechanisms.dp_privacy import Mechanism, report_llr_increment
+from seqrl.mechanisms.dp_sequential import bellman_hitting_time
+from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal, SignalModel, bayesian_action
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Beyond Subaharan (2026), arXiv 2601.16087, which studies one agent facing a scripted user. Here the
 agents take turns in a shared conversation. Each round every agent, in random order, answers the
 conversation's last utterance: it estimates that utterance, updates its VAD state with its dynamics
-(:func:`mechanisms.affect.affect_step`, via :class:`agents.affective.AffectiveAgent`) and replies
+(:func:`seqrl.mechanisms.vad_affect.affect_step`, via :class:`seqrl.agents.vad_agent.AffectiveAgent`) and replies
 under its injected state; its reply becomes the next last utterance. One agent starts in a
 perturbed state (e.g. hostile), and the question is how far and how long the others follow it.
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from agents.affective import AffectiveAgent, AffectiveAgentConfig, TurnRecord
-from agents.llm_backends import ChatBackend
-from mechanisms.affect import AffectDynamicsParams, LexiconAffectEstimator
+from seqrl.agents.vad_agent import AffectiveAgent, AffectiveAgentConfig, TurnRecord
+from seqrl.agents.vad_llm_backends import ChatBackend
+from seqrl.mechanisms.vad_affect import AffectDynamicsParams, LexiconAffectEstimator
 
 OPENING = "Let us talk about what makes a conversation worthwhile."
 

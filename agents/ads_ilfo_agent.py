@@ -2,12 +2,12 @@
 
 The agent is an SB3 SAC / TD3 / DDPG learner whose stored rewards are replaced, at the end of each
 episode, by the optimal-transport proxy reward against observation-only demos
-(:mod:`mechanisms.optimal_transport_reward`). Training is done once per episode
+(:mod:`seqrl.mechanisms.ads_ot_reward`). Training is done once per episode
 (``train_freq=(1, "episode")``, one gradient step per environment step), so every transition is
 relabelled before it can be sampled, as in the official ADS code which stores whole episodes.
 
 :class:`DiscountScheduleCallback` evaluates the policy every ``eval_freq`` steps with SB3's
-``evaluate_policy``, updates the progress recognizer (:mod:`mechanisms.discount_scheduling`) and
+``evaluate_policy``, updates the progress recognizer (:mod:`seqrl.mechanisms.ads_discount_scheduling`) and
 writes the discount into every copy SB3 keeps.
 """
 
@@ -28,7 +28,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
-from mechanisms.discount_scheduling import (
+from seqrl.mechanisms.ads_discount_scheduling import (
     SCHEDULES,
     DiscountParams,
     ProgressParams,
@@ -37,7 +37,7 @@ from mechanisms.discount_scheduling import (
     reference_scores,
     update_progress,
 )
-from mechanisms.optimal_transport_reward import (
+from seqrl.mechanisms.ads_ot_reward import (
     FeatureStandardizer,
     OTRewardParams,
     best_demo_rewards,

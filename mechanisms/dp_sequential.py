@@ -18,8 +18,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import splu
 
-from mechanisms.privacy import randomized_response_flip_probability
-from mechanisms.signals import TIE_TOLERANCE, BinarySignal
+from seqrl.mechanisms.dp_privacy import randomized_response_flip_probability
+from seqrl.mechanisms.dp_signals import TIE_TOLERANCE, BinarySignal
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from mechanisms.affect import parse_injection_block
+from seqrl.mechanisms.vad_affect import parse_injection_block
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +153,10 @@ MOOD_ECHO_REPLIES = (
 def mood_echo(messages: Sequence[Message]) -> str:
     """A scripted responder that says a canned line matching the injected valence's bin.
 
-    It reads the state block from the system message (:func:`mechanisms.affect.injection_block`);
+    It reads the state block from the system message (:func:`seqrl.mechanisms.vad_affect.injection_block`);
     without a block (stateless) it stays neutral. It makes affect contagion testable without an LLM.
     """
-    from mechanisms.affect import affect_bins
+    from seqrl.mechanisms.vad_affect import affect_bins
 
     state = None
     for message in messages:

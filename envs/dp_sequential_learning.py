@@ -2,7 +2,7 @@
 
 Liu & Rahimian, "Differentially Private Sequential Learning" (arXiv 2502.19525, 2025). The policy plays
 each agent of a sequence in turn; reports are privatised and the observers update the public LLR as
-if the agent were Bayesian (through :class:`agents.bayesian_learner.BayesianLearner`, the same kernel
+if the agent were Bayesian (through :class:`seqrl.agents.dp_bayesian_learner.BayesianLearner`, the same kernel
 as the vectorized engine and the Mesa model).
 """
 
@@ -14,8 +14,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from agents.bayesian_learner import BayesianLearner, gaussian_or_binary
-from mechanisms.privacy import make_mechanism
+from seqrl.agents.dp_bayesian_learner import BayesianLearner, gaussian_or_binary
+from seqrl.mechanisms.dp_privacy import make_mechanism
 
 #: Bound of the observation box (public LLR and signal are clipped to it; never reached in practice).
 OBSERVATION_LIMIT = 1e6

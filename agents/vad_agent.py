@@ -2,7 +2,7 @@
 
 Affective agent = chat backend + fixed memoryless estimator + state dynamics + prompt injection. Each
 turn the estimator scores the selected text (the user's turn, the agent's reply, or the mean of
-both), the dynamics (:func:`mechanisms.affect.affect_step`) integrate it, and the state is injected
+both), the dynamics (:func:`seqrl.mechanisms.vad_affect.affect_step`) integrate it, and the state is injected
 as a labelled system block right before the turn the next generation answers (never under ``stateless``, where
 the state is only measured). The agent keeps its transcript and state history, and can append each
 finished turn to a JSON-lines file as it goes.
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.llm_backends import BackendError, ChatBackend, Message
-from mechanisms.affect import (
+from seqrl.agents.vad_llm_backends import BackendError, ChatBackend, Message
+from seqrl.mechanisms.vad_affect import (
     AffectDynamicsParams,
     LexiconAffectEstimator,
     affect_step,
@@ -106,7 +106,7 @@ class AffectiveAgent:
     """An LLM agent whose replies are conditioned on an explicit, dynamically updated VAD state.
 
     Args:
-        backend: Any :class:`agents.llm_backends.ChatBackend`.
+        backend: Any :class:`seqrl.agents.vad_llm_backends.ChatBackend`.
         dynamics: The state update (stateless, first order or second order).
         config: Estimator source, sampling and prompt settings.
         seed: Base seed; turn t generates with seed + t.

@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from scipy.special import expit, log_ndtr, logsumexp
 
-from mechanisms.signals import BinarySignal, GaussianSignal, SignalModel
+from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal, SignalModel
 
 
 def _validate_epsilon(epsilon: float, name: str = "epsilon") -> None:

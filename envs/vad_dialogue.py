@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from mechanisms.affect import LexiconAffectEstimator
+from seqrl.mechanisms.vad_affect import LexiconAffectEstimator
 
 PHASES = ("neutral", "perturbation", "reconciliation")
 MAX_TEXT_LENGTH = 4096
@@ -94,7 +94,7 @@ def load_dialogue_script(source: str | Path | None = None) -> DialogueScript:
         ValueError: the file is missing, does not parse, or is not a valid script.
     """
     if source is None or str(source) == "default":
-        resource = importlib.resources.files("envs") / "data" / "vad_protocol.json"
+        resource = importlib.resources.files("seqrl.envs") / "data" / "vad_protocol.json"
         data = json.loads(resource.read_text(encoding="utf-8"))
         return _from_entries(data["turns"], data.get("name", "default"))
     path = Path(source)

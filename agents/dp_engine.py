@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.bayesian_learner import BayesianLearner, Turn
-from mechanisms.sequential import learning_speed_slopes
-from mechanisms.signals import BinarySignal
+from seqrl.agents.dp_bayesian_learner import BayesianLearner, Turn
+from seqrl.mechanisms.dp_sequential import learning_speed_slopes
+from seqrl.mechanisms.dp_signals import BinarySignal
 
 #: Runs simulated together: long enough that numpy's per-call overhead is amortised (~30 arrays of
 #: this length, 16 MiB), short enough to bound memory for millions of runs.
