@@ -39,13 +39,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# mypy cannot follow the editable install's import hook: check a link tree shaped like the wheel.
-TYPECHECK_TREE := build/typecheck
+# mypy cannot follow the editable install's import hook: check a link tree shaped like the wheel
+# (a fresh temporary one per call, so that concurrent calls do not collide).
 typecheck: $(STAMP)
-	rm -rf $(TYPECHECK_TREE) && mkdir -p $(TYPECHECK_TREE)/seqrl
-	cp seqrl/*.py $(TYPECHECK_TREE)/seqrl/
-	for layer in agents envs mechanisms scenarios; do ln -s $(CURDIR)/$$layer $(TYPECHECK_TREE)/seqrl/$$layer; done
-	cd $(TYPECHECK_TREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p seqrl.mechanisms -p seqrl.scenarios
+	@tree=$$(mktemp -d) && mkdir $$tree/seqrl && cp seqrl/*.py $$tree/seqrl/ && \
+	for layer in agents envs mechanisms scenarios; do ln -s $(CURDIR)/$$layer $$tree/seqrl/$$layer; done && \
+	cd $$tree && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $$tree/.mypy_cache \
+		-p seqrl.mechanisms -p seqrl.scenarios; status=$$?; rm -rf $$tree; exit $$status
 
 # What CI runs: lint, types, then the tests.
 check: lint typecheck test

@@ -8,6 +8,7 @@ and the interquartile mean (IQM, the mean of the middle 50%), which is robust to
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,10 @@ def write_report(out_dir: Path) -> Path:
 
 
 def _save_plots(
-    out_dir: Path, reference: str, results: pd.DataFrame, trajectories: pd.DataFrame | None
+    out_dir: Path, reference: str | None, results: pd.DataFrame, trajectories: pd.DataFrame | None
 ) -> list[str]:
+    if reference is None:
+        return []
     try:
         scenario: Scenario = resolve(reference)
     except BadInput as error:
@@ -151,9 +154,7 @@ def _save_plots(
     figures = scenario.plot(results, trajectories)
     saved = []
     for stem, figure in figures.items():
-        atomic_write(
-            out_dir / f"{stem}.png", lambda p, f=figure: f.savefig(p, format="png", dpi=120)
-        )
+        atomic_write(out_dir / f"{stem}.png", partial(figure.savefig, format="png", dpi=120))
         plt.close(figure)
         saved.append(stem)
     return saved

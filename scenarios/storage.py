@@ -36,17 +36,15 @@ _TASKS = "tasks"
 _TRAJECTORY_SUFFIX = ".traj.parquet"
 
 
-def _current_umask() -> int:
-    """The process's umask (Python has no getter: set and restore it)."""
+def _new_file_mode() -> int:
+    """The mode of an ordinary new file under the process's umask (Python has no umask getter:
+    set it and restore it at once)."""
     mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
-_FILE_MODE = 0o666 & ~_current_umask()
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Write through ``write(temporary_path)`` and rename into place, so readers never see half a file.
 
     The file gets the permissions of an ordinary new file under the user's umask (``mkstemp`` alone
@@ -56,7 +54,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
-        os.chmod(temporary, _FILE_MODE)
+        os.chmod(temporary, _new_file_mode())
         write(Path(temporary))
         os.replace(temporary, path)
     except BaseException:

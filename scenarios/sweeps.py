@@ -42,7 +42,9 @@ _MAX_RANGE_VALUES = 100_000
 
 def split_items(text: str) -> list[str]:
     """Split a value list on the commas that are not inside parentheses."""
-    items, depth, current = [], 0, []
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
     for character in text:
         if character == "," and depth == 0:
             items.append("".join(current))
@@ -77,19 +79,15 @@ def _as_type(param: Param, values: np.ndarray, label: str) -> list[ParamValue]:
 
 
 def expand_range(param: Param, text: str) -> list[ParamValue] | None:
-    """The values of a range item, or None if ``text`` is not a range.
+    """The values of a range item, or None if ``text`` is not a range (or the parameter is not
+    numeric: a string parameter takes ``a:b:c`` as it is).
 
     Raises:
-        BadInput: a malformed range, a range over a non-numeric parameter, or values not allowed.
+        BadInput: a malformed range, or values not allowed.
     """
     match = _LINSPACE.match(text)
-    is_colon = text.count(":") == 2 and not text.startswith(("/", "."))
-    if match is None and not is_colon:
+    if param.type not in (int, float) or (match is None and text.count(":") != 2):
         return None
-    if param.type not in (int, float):
-        raise BadInput(
-            f"{param.name}={text!r}: ranges need a numeric parameter, not {param.type.__name__}"
-        )
     if match is not None:
         start, stop = (_number(param, match.group(i), text) for i in (1, 2))
         try:
@@ -100,7 +98,7 @@ def expand_range(param: Param, text: str) -> list[ParamValue] | None:
             raise BadInput(
                 f"{param.name}={text!r}: linspace count must be in [1, {_MAX_RANGE_VALUES}]"
             )
-        values = np.linspace(start, stop, count)
+        values: np.ndarray = np.linspace(start, stop, count)
     else:
         start, stop, step = (_number(param, part, text) for part in text.split(":"))
         if step <= 0 or stop < start:
@@ -206,7 +204,8 @@ class Sweep:
     quick: bool = False
 
 
-_SWEEP_KEYS = {f for f in Sweep.__dataclass_fields__}
+_SWEEP_KEYS = set(Sweep.__dataclass_fields__)
+_TOML_KINDS = {dict: "a table", int: "an integer", str: "a string", bool: "true or false"}
 
 
 def load_sweep(path: Path) -> Sweep:
@@ -238,7 +237,7 @@ def load_sweep(path: Path) -> Sweep:
         value = data[key]
         # TOML's true/false are Python bools, which are ints too: an int key must not take one.
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise BadInput(f"sweep file {str(path)!r}: {key} must be a {kind.__name__}")
+            raise BadInput(f"sweep file {str(path)!r}: {key} must be {_TOML_KINDS[kind]}")
     base = Path(path).resolve().parent
     reference = data["scenario"]
     if (

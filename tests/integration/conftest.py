@@ -36,7 +36,13 @@ def slow_sum(params, rng):
 """
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300):
+def run_cli(
+    *args: str,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+    preexec=None,
+):
     return subprocess.run(
         [*SEQRL, *map(str, args)],
         capture_output=True,
@@ -44,6 +50,7 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
         env={**os.environ, **(env or {})},
         cwd=cwd,
         timeout=timeout,
+        preexec_fn=preexec,
     )
 
 
