@@ -21,7 +21,7 @@ demo: $(STAMP)
 	@failed=""; \
 	for name in $$($(BIN)/seqrl list | awk '{print $$1}'); do \
 		echo "== $$name"; \
-		$(BIN)/seqrl run $$name --quick --out $(DEMO_OUT)/$$name || failed="$$failed $$name"; \
+		$(BIN)/seqrl run $$name --quick --fresh --out $(DEMO_OUT)/$$name || failed="$$failed $$name"; \
 	done; \
 	echo "Results, plots and summary.md of each scenario are in $(DEMO_OUT)/<scenario>/"; \
 	if [ -n "$$failed" ]; then echo "demo: failed:$$failed"; exit 1; fi

@@ -19,7 +19,8 @@ require_namespace(__name__, "seqrl.envs")
 
 import gymnasium  # noqa: E402
 
-#: id -> (entry point, max_episode_steps or None when the env terminates by itself).
+#: id -> (entry point, max_episode_steps). None: the env terminates by itself, or (Meta-World, whose
+#: horizon depends on the task) its entry point wraps it in a TimeLimit of its own horizon.
 ENVIRONMENTS: dict[str, tuple[str, int | None]] = {
     # System 1: private sequential learning (terminates after the last learner).
     "seqrl/SequentialLearning-v0": (
@@ -31,8 +32,8 @@ ENVIRONMENTS: dict[str, tuple[str, int | None]] = {
     "seqrl/RandomMDP-v0": ("seqrl.envs.irl_tabular_mdp:RandomMDPEnv", 100),
     "seqrl/Gridworld-v0": ("seqrl.envs.irl_tabular_mdp:GridworldEnv", 100),
     # System 3: imitation from observation with discount scheduling (fixed horizons).
-    "seqrl/FetchDeliver-v0": ("seqrl.envs.ads_fetch_deliver:FetchDeliverEnv", 24),
-    "seqrl/MetaWorldImitation-v0": ("seqrl.envs.ads_metaworld:MetaWorldImitationEnv", None),
+    "seqrl/FetchDeliver-v0": ("seqrl.envs.ads_fetch_deliver:make_registered", 24),
+    "seqrl/MetaWorldImitation-v0": ("seqrl.envs.ads_metaworld:make_time_limited", None),
     # System 4: affective LLM agents (terminates after the script's last turn).
     "seqrl/Dialogue-v0": ("seqrl.envs.vad_dialogue:DialogueEnv", None),
 }

@@ -199,7 +199,8 @@ def _param_of_field(owner: type, item: dataclasses.Field, annotation: Any) -> Pa
     spec = dict(item.metadata.get(_PARAM_METADATA) or {})
     if typing.get_origin(annotation) is Literal:
         choices = typing.get_args(annotation)
-        spec.setdefault("choices", choices)
+        if spec.get("choices") is None:
+            spec["choices"] = choices
         annotation = type(choices[0])
     if annotation not in _SCALAR_TYPES:
         raise TypeError(

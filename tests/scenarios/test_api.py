@@ -9,6 +9,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ from seqrl.scenarios.library.example import RandomWalkArgs, ruin_probability
 TIMING = ["elapsed_s"]
 
 # A user's scenario file: logs every task it runs; x = 2 raises when SEQRL_TEST_FAIL is set.
-USER_FILE = '''
+USER_FILE = """
 import os
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ def draws(args, rng):
     with open(os.environ["SEQRL_TEST_LOG"], "a") as log:
         log.write(f"{args.x}\\n")
     return {"total": total}
-'''
+"""
 
 
 @pytest.fixture
@@ -65,9 +66,7 @@ def test_api_results_equal_the_cli_for_the_same_command(tmp_path):
     assert main(["run", "example-random-walk", "--quick", "--set", "p=0.3,0.7", "--seeds", "3",
                  "--seed", "7", "--out", str(out)]) == 0  # fmt: skip
     from_cli = pd.read_parquet(out / "results.parquet").drop(columns=TIMING)
-    result = seqrl.run(
-        "example-random-walk", grid={"p": [0.3, 0.7]}, seeds=3, seed=7, quick=True
-    )
+    result = seqrl.run("example-random-walk", grid={"p": [0.3, 0.7]}, seeds=3, seed=7, quick=True)
     assert result.out is None and result.status == "complete"
     pd.testing.assert_frame_equal(result.results.drop(columns=TIMING), from_cli)
     assert len(result.results) == 2 * 3
@@ -208,12 +207,14 @@ class _Inner:
 class _Outer:
     inner: _Inner = _Inner()
     count: int = seqrl.param(2, "how many", low=1)
+    shape: Literal["round", "square"] = seqrl.param("round", "the shape")
 
 
 def test_a_dataclass_field_is_a_group_of_flat_parameters_with_docstring_help():
     params = {p.name: p for p in dataclass_params(_Outer)}
-    assert list(params) == ["rate", "mode", "count"]
+    assert list(params) == ["rate", "mode", "count", "shape"]
     assert params["rate"].help == "How fast it goes, in events per step."
+    assert params["shape"].choices == ("round", "square") and params["shape"].type is str
     built = build_arguments(_Outer, {"rate": 3.0, "count": 5})
     assert built == _Outer(inner=_Inner(rate=3.0), count=5)
     with pytest.raises(seqrl.BadInput, match="rate must be > 0, got -1"):
