@@ -14,7 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqrl.mechanisms.dp_privacy import Mechanism, report_llr_increment
+from seqrl.mechanisms.dp_privacy import (
+    HeterogeneousBudget,
+    PrivacyMechanism,
+    report_llr_increment,
+)
 from seqrl.mechanisms.dp_sequential import bellman_hitting_time
 from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal, SignalModel, bayesian_action
 
@@ -48,7 +52,7 @@ class BayesianLearner:
     """
 
     signal_model: SignalModel
-    mechanism: Mechanism
+    mechanism: PrivacyMechanism
 
     def draw_signal(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Private signals s ~ P(. | theta), one per entry of ``theta``."""
@@ -123,7 +127,7 @@ class BayesianLearner:
         self, public_llr: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(P(x = +1 | l, theta = +1), D+(l), D-(l)) for the Bellman equation of E[tau_B]."""
-        if getattr(self.mechanism, "observed", False):
+        if isinstance(self.mechanism, HeterogeneousBudget) and self.mechanism.observed:
             raise ValueError("the Bellman equation needs a report law that depends on l alone")
         prob_plus = self.report_probability(1, public_llr, 1)
         step_plus = report_llr_increment(self.mechanism, 1, public_llr, self.signal_model)
@@ -151,16 +155,22 @@ class BayesianPolicy:
 
     def predict(
         self,
-        observation: np.ndarray,
+        observation: np.ndarray | dict[str, np.ndarray],
         state: tuple[np.ndarray, ...] | None = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """Return the Bayesian action indices for a batch (or one) of observations."""
-        observation = np.asarray(observation, dtype=float)
-        action = bayesian_action(
-            observation[..., 0], self.signal_model.private_llr(observation[..., 1])
-        )
+        """Return the Bayesian action indices for a batch (or one) of observations.
+
+        The signature is SB3's ``PolicyPredictor`` (so ``evaluate_policy`` accepts the policy), but
+        only the Box observations (public LLR, private signal) of the environment are understood.
+        """
+        if isinstance(observation, dict):
+            raise TypeError(
+                "BayesianPolicy needs (public LLR, signal) arrays, not dict observations"
+            )
+        values = np.asarray(observation, dtype=float)
+        action = bayesian_action(values[..., 0], self.signal_model.private_llr(values[..., 1]))
         return (action > 0).astype(np.int64), state
 
 

@@ -24,7 +24,12 @@ import mesa
 import numpy as np
 
 from seqrl.agents.dp_bayesian_learner import BayesianLearner, gaussian_or_binary
-from seqrl.mechanisms.dp_privacy import HeterogeneousBudget, Mechanism, make_mechanism
+from seqrl.mechanisms.dp_privacy import (
+    HeterogeneousBudget,
+    PrivacyMechanism,
+    make_base_mechanism,
+    make_mechanism,
+)
 from seqrl.mechanisms.dp_signals import GaussianSignal
 
 
@@ -163,16 +168,17 @@ class SequentialLearningModel(mesa.Model):
         budget_low: float,
         budget_high: float,
         budgets_observed: bool,
-    ) -> Mechanism:
+    ) -> PrivacyMechanism:
+        """``kind`` at budget ``epsilon``, or, with a budget distribution, at each agent's own."""
         if budget_distribution == "none":
             return make_mechanism(kind, epsilon, amplitude)
         return HeterogeneousBudget(
-            base=kind,
+            # Built at budget_high; each agent's own budget replaces it.
+            base=make_base_mechanism(kind, budget_high, amplitude),
             distribution=budget_distribution,
             low=budget_low,
             high=budget_high,
             observed=budgets_observed,
-            amplitude=amplitude,
         )
 
     @property

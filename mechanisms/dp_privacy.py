@@ -10,12 +10,15 @@ public LLR l the agent saw and the state theta:
   P(x | l, theta) = (1 - u) P(a = x | l, theta) + u P(a = -x | l, theta);
 - smoothed randomized response (Gaussian signals): u(s) = c exp(-epsilon |s - t(l)|) with amplitude c,
   whose report likelihood has the closed form of :func:`smoothed_rr_log_likelihood`;
-- heterogeneous budgets: epsilon_n drawn per agent; observers who do not see it use the likelihood
-  averaged over the budget distribution, E_epsilon[P_epsilon(x | l, theta)] (equivalently the averaged
-  flip probability, since P is linear in u).
+- heterogeneous budgets: a base mechanism (RR or smoothed RR) at a budget epsilon_n drawn per agent;
+  observers who do not see it use the likelihood averaged over the budget distribution,
+  E_epsilon[P_epsilon(x | l, theta)] (for RR, equivalently the averaged flip probability, since P is
+  linear in u).
 
-All methods are batched: inputs broadcast together, with ``epsilon`` an optional per-agent array;
-flip probabilities are returned broadcastable to the signals (a scalar when they do not vary).
+Every mechanism satisfies the :class:`PrivacyMechanism` protocol, which the learner and the hosts
+type against. All methods are batched: inputs broadcast together, with ``epsilon`` an optional
+per-agent array; flip probabilities are returned broadcastable to the signals (a scalar when they do
+not vary).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import expit, log_ndtr, logsumexp
 
 from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal, SignalModel
@@ -47,17 +51,17 @@ def _validate_amplitude(amplitude: float) -> None:
         raise ValueError(f"amplitude must be in (0, 1/2], got {amplitude!r}")
 
 
-def randomized_response_flip_probability(epsilon: np.ndarray) -> np.ndarray:
+def randomized_response_flip_probability(epsilon: npt.ArrayLike) -> np.ndarray:
     """u = 1 / (1 + e^epsilon), the epsilon-DP randomized-response flip probability."""
     return expit(-np.asarray(epsilon, dtype=float))
 
 
 def smoothed_rr_log_likelihood(
-    report: np.ndarray,
-    threshold: np.ndarray,
-    theta: np.ndarray,
+    report: npt.ArrayLike,
+    threshold: npt.ArrayLike,
+    theta: npt.ArrayLike,
     sigma: float | np.ndarray,
-    epsilon: float | np.ndarray,
+    epsilon: npt.ArrayLike,
     amplitude: float,
 ) -> np.ndarray:
     """log P(x | l, theta) under smoothed RR with Gaussian signals, in closed form.
@@ -91,67 +95,96 @@ def _smoothed_rr_log_m(z: np.ndarray, scaled: np.ndarray, log_amplitude: float) 
     return np.logaddexp(first + np.log1p(-np.exp(second - first)), third)
 
 
-class _MechanismBase:
-    """Defaults shared by the mechanisms: one budget for all, increment by log-likelihoods."""
+@runtime_checkable
+class PrivacyMechanism(Protocol):
+    """What the hosts and the learner need of a privacy mechanism (all methods batched).
+
+    Implemented by :class:`NoPrivacy`, :class:`RandomizedResponse`,
+    :class:`SmoothedRandomizedResponse` and :class:`HeterogeneousBudget`. ``epsilon``, where a method
+    takes it, is the per-agent budget of heterogeneous budgets (None: the mechanism's own budget).
+    """
 
     def sample_epsilon(
         self, rng: np.random.Generator, size: int | tuple[int, ...]
     ) -> np.ndarray | None:
-        """Every agent has the same budget (or none): nothing is drawn."""
-        return None
+        """Per-agent budgets epsilon_n, or None when every agent has the mechanism's own budget."""
+        ...
+
+    def flip_probability(
+        self,
+        signal: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        signal_model: SignalModel,
+        epsilon: npt.ArrayLike | None = None,
+    ) -> np.ndarray:
+        """u, the probability that the report is the flipped action, -a."""
+        ...
 
     def report_log_likelihood(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
-        theta: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        theta: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
-        """log P(x | l, theta), the report likelihood observers use (defined by each mechanism)."""
-        raise NotImplementedError
-
-    def _budget(self, epsilon: np.ndarray | None) -> np.ndarray | float:
-        """The per-agent budgets when given, else the mechanism's own epsilon."""
-        return self.epsilon if epsilon is None else epsilon
+        """log P(x | l, theta), the report likelihood observers use."""
+        ...
 
     def llr_increment(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
-        """log P(x | l, +1) - log P(x | l, -1), and 0 where both are equal (inside a cascade)."""
-        plus = self.report_log_likelihood(report, public_llr, 1, signal_model, epsilon)
-        minus = self.report_log_likelihood(report, public_llr, -1, signal_model, epsilon)
-        # Inside a binary cascade both likelihoods are equal (possibly log 0): the report is
-        # uninformative.
-        with np.errstate(invalid="ignore"):
-            return np.where(plus == minus, 0.0, plus - minus)
+        """Observers' update log P(x | l, +1) - log P(x | l, -1) (0 where both are equal)."""
+        ...
+
+
+class _CommonBudget:
+    """Every agent has the same budget (or none), so none is drawn per agent."""
+
+    def sample_epsilon(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> None:
+        """Nothing is drawn."""
+        return None
+
+
+def _budget(own: float, epsilon: npt.ArrayLike | None) -> npt.ArrayLike:
+    """The per-agent budgets when given, else the mechanism's own epsilon."""
+    return own if epsilon is None else epsilon
+
+
+def _log_likelihood_difference(plus: np.ndarray, minus: np.ndarray) -> np.ndarray:
+    """log P(x | l, +1) - log P(x | l, -1), and 0 where both are equal.
+
+    Inside a binary cascade both likelihoods are equal (possibly log 0): the report is uninformative.
+    """
+    with np.errstate(invalid="ignore"):
+        return np.where(plus == minus, 0.0, plus - minus)
 
 
 @dataclass(frozen=True)
-class NoPrivacy(_MechanismBase):
+class NoPrivacy(_CommonBudget):
     """Truthful reports, x = a (epsilon = inf)."""
 
     def flip_probability(
         self,
-        signal: np.ndarray,
-        public_llr: np.ndarray,
+        signal: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """u = 0."""
-        return np.float64(0.0)
+        return np.asarray(0.0)
 
     def report_log_likelihood(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
-        theta: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        theta: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """log P(x | l, theta) = log P(a = x | l, theta)."""
         if isinstance(signal_model, GaussianSignal):
@@ -161,19 +194,22 @@ class NoPrivacy(_MechanismBase):
 
     def llr_increment(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """log P(x | l, +1) - log P(x | l, -1) (tabulated by regime for binary signals)."""
         if isinstance(signal_model, BinarySignal):
             return _mixed_llr_increment(report, public_llr, signal_model, 0.0)
-        return super().llr_increment(report, public_llr, signal_model, epsilon)
+        return _log_likelihood_difference(
+            self.report_log_likelihood(report, public_llr, 1, signal_model),
+            self.report_log_likelihood(report, public_llr, -1, signal_model),
+        )
 
 
 @dataclass(frozen=True)
-class RandomizedResponse(_MechanismBase):
+class RandomizedResponse(_CommonBudget):
     """Randomized response: flip the action with constant probability u = 1 / (1 + e^epsilon).
 
     Attributes:
@@ -187,43 +223,69 @@ class RandomizedResponse(_MechanismBase):
 
     def flip_probability(
         self,
-        signal: np.ndarray,
-        public_llr: np.ndarray,
+        signal: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """u = 1 / (1 + e^epsilon), whatever the signal (a scalar, or per agent)."""
-        return self._flip(epsilon)
+        return randomized_response_flip_probability(_budget(self.epsilon, epsilon))
 
     def report_log_likelihood(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
-        theta: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        theta: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """log[(1 - u) P(a = x | l, theta) + u P(a = -x | l, theta)]."""
-        flip = self._flip(epsilon)
+        flip = randomized_response_flip_probability(_budget(self.epsilon, epsilon))
         return _mixed_log_likelihood(report, public_llr, theta, signal_model, flip)
 
     def llr_increment(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """log P(x | l, +1) / P(x | l, -1), as one logarithm of a ratio (P >= u > 0 never underflows)."""
-        flip = self._flip(epsilon)
+        flip = randomized_response_flip_probability(_budget(self.epsilon, epsilon))
         return _mixed_llr_increment(report, public_llr, signal_model, flip)
 
-    def _flip(self, epsilon: np.ndarray | None) -> np.ndarray:
-        return randomized_response_flip_probability(self._budget(epsilon))
+    def marginal_log_likelihood(
+        self,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        theta: npt.ArrayLike,
+        signal_model: SignalModel,
+        nodes: np.ndarray,
+        weights: np.ndarray,
+    ) -> np.ndarray:
+        """log E_epsilon[P_epsilon(x | l, theta)] over budgets ``nodes`` with ``weights``.
+
+        P is linear in u, so the expectation is the likelihood at the mean flip probability
+        E[u] = sum_k w_k / (1 + e^{epsilon_k}).
+        """
+        flip = _mean_flip_probability(nodes, weights)
+        return _mixed_log_likelihood(report, public_llr, theta, signal_model, flip)
+
+    def marginal_llr_increment(
+        self,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        signal_model: SignalModel,
+        nodes: np.ndarray,
+        weights: np.ndarray,
+    ) -> np.ndarray:
+        """The increment of the marginal likelihood: that of RR at the mean flip probability."""
+        flip = _mean_flip_probability(nodes, weights)
+        return _mixed_llr_increment(report, public_llr, signal_model, flip)
 
 
 @dataclass(frozen=True)
-class SmoothedRandomizedResponse(_MechanismBase):
+class SmoothedRandomizedResponse(_CommonBudget):
     """Smoothed RR for Gaussian signals: u(s) = c exp(-epsilon |s - t(l)|).
 
     Attributes:
@@ -240,44 +302,41 @@ class SmoothedRandomizedResponse(_MechanismBase):
 
     def flip_probability(
         self,
-        signal: np.ndarray,
-        public_llr: np.ndarray,
+        signal: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """u(s) = c exp(-epsilon |s - t(l)|)."""
-        return _smoothed_flip_probability(
-            signal,
-            public_llr,
-            signal_model,
-            self._budget(epsilon),
-            self.amplitude,
-        )
+        threshold = _require_gaussian(signal_model).threshold(public_llr)
+        distance = np.abs(np.asarray(signal) - threshold)
+        return self.amplitude * np.exp(-np.asarray(_budget(self.epsilon, epsilon)) * distance)
 
     def report_log_likelihood(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
-        theta: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        theta: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
-        """log P(x | l, theta) from :func:`smoothed_rr_log_likelihood`."""
-        return _smoothed_log_likelihood(
+        """log P(x | l, theta) from :func:`smoothed_rr_log_likelihood` at the threshold t(l)."""
+        signal_model = _require_gaussian(signal_model)
+        return smoothed_rr_log_likelihood(
             report,
-            public_llr,
+            signal_model.threshold(public_llr),
             theta,
-            signal_model,
-            self._budget(epsilon),
+            signal_model.sigma,
+            _budget(self.epsilon, epsilon),
             self.amplitude,
         )
 
     def llr_increment(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """log P(x | l, +1) - log P(x | l, -1), sharing the standardised threshold of both states.
 
@@ -289,46 +348,91 @@ class SmoothedRandomizedResponse(_MechanismBase):
         report = np.asarray(report)
         centre = report * (-signal_model.threshold(public_llr) / sigma)
         shift = report / sigma
-        scaled = np.asarray(self._budget(epsilon)) * sigma
+        scaled = np.asarray(_budget(self.epsilon, epsilon)) * sigma
         log_amplitude = math.log(self.amplitude)
         return _smoothed_rr_log_m(centre + shift, scaled, log_amplitude) - _smoothed_rr_log_m(
             centre - shift, scaled, log_amplitude
         )
 
+    def marginal_log_likelihood(
+        self,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        theta: npt.ArrayLike,
+        signal_model: SignalModel,
+        nodes: np.ndarray,
+        weights: np.ndarray,
+    ) -> np.ndarray:
+        """log E_epsilon[P_epsilon(x | l, theta)] = log sum_k w_k P_{epsilon_k}(x | l, theta).
+
+        P is not linear in epsilon here, so the closed form is evaluated at every node (on a trailing
+        axis) and the weighted sum is taken in log space.
+        """
+        per_node = self.report_log_likelihood(
+            np.asarray(report)[..., None],
+            np.asarray(public_llr)[..., None],
+            np.asarray(theta)[..., None],
+            signal_model,
+            nodes,
+        )
+        return logsumexp(per_node, axis=-1, b=weights)
+
+    def marginal_llr_increment(
+        self,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        signal_model: SignalModel,
+        nodes: np.ndarray,
+        weights: np.ndarray,
+    ) -> np.ndarray:
+        """The difference of :meth:`marginal_log_likelihood` under theta = +1 and theta = -1."""
+        return _log_likelihood_difference(
+            self.marginal_log_likelihood(report, public_llr, 1, signal_model, nodes, weights),
+            self.marginal_log_likelihood(report, public_llr, -1, signal_model, nodes, weights),
+        )
+
+
+BaseMechanism = RandomizedResponse | SmoothedRandomizedResponse
+"""The mechanisms with a finite budget epsilon, which :class:`HeterogeneousBudget` can wrap."""
+
 
 @dataclass(frozen=True)
-class HeterogeneousBudget(_MechanismBase):
-    """Per-agent budgets epsilon_n drawn from a distribution, used by RR or smoothed RR.
+class HeterogeneousBudget:
+    """Per-agent budgets epsilon_n drawn from a distribution, each agent using a base mechanism.
 
-    Observers who see epsilon_n (``observed``) use that agent's likelihood; otherwise they marginalise,
+    Agent n privatises its action with ``base`` at its own budget epsilon_n (the base's own epsilon
+    is replaced; its other parameters, such as the smoothed-RR amplitude, are kept). Observers who
+    see epsilon_n (``observed``) use that agent's likelihood; otherwise they marginalise,
     P(x | l, theta) = E_epsilon[P_epsilon(x | l, theta)], computed by quadrature over the distribution
     (Gauss-Legendre for ``uniform``: the integrand is analytic in epsilon, so 32 nodes are exact to
-    rounding; the two atoms for ``two_point``).
+    rounding; the two atoms for ``two_point``) through the base's ``marginal_log_likelihood``.
 
     Attributes:
-        base: ``randomized_response`` or ``smoothed``.
+        base: The mechanism of every agent: a :class:`RandomizedResponse` or a
+            :class:`SmoothedRandomizedResponse`.
         distribution: ``uniform`` on [low, high], or ``two_point``: high with probability
             ``weight_high``, else low.
         low: Smallest budget, >= 0.
         high: Largest budget, > low and finite.
         weight_high: Probability of ``high`` under ``two_point``, in [0, 1].
         observed: Whether observers see each agent's budget.
-        amplitude: c of smoothed RR, in (0, 1/2].
         quadrature_nodes: Gauss-Legendre nodes for ``uniform``.
     """
 
-    base: Literal["randomized_response", "smoothed"] = "smoothed"
+    base: BaseMechanism
     distribution: Literal["uniform", "two_point"] = "uniform"
     low: float = 0.0
     high: float = 1.0
     weight_high: float = 0.5
     observed: bool = False
-    amplitude: float = 0.5
     quadrature_nodes: int = 32
 
     def __post_init__(self) -> None:
-        if self.base not in ("randomized_response", "smoothed"):
-            raise ValueError(f"base must be randomized_response or smoothed, got {self.base!r}")
+        if not isinstance(self.base, RandomizedResponse | SmoothedRandomizedResponse):
+            raise ValueError(
+                "base must be a RandomizedResponse or a SmoothedRandomizedResponse, "
+                f"got {self.base!r}"
+            )
         if self.distribution not in ("uniform", "two_point"):
             raise ValueError(
                 f"distribution must be uniform or two_point, got {self.distribution!r}"
@@ -339,7 +443,6 @@ class HeterogeneousBudget(_MechanismBase):
             raise ValueError(f"high must be > low ({self.low!r}) and finite, got {self.high!r}")
         if not 0.0 <= self.weight_high <= 1.0:
             raise ValueError(f"weight_high must be in [0, 1], got {self.weight_high!r}")
-        _validate_amplitude(self.amplitude)
         if self.quadrature_nodes < 1:
             raise ValueError(f"quadrature_nodes must be >= 1, got {self.quadrature_nodes!r}")
 
@@ -367,90 +470,58 @@ class HeterogeneousBudget(_MechanismBase):
 
     def flip_probability(
         self,
-        signal: np.ndarray,
-        public_llr: np.ndarray,
+        signal: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """The base mechanism's flip probability at the agent's own budget ``epsilon``."""
         if epsilon is None:
             raise ValueError(
                 "epsilon (the agent's own budget) is required for heterogeneous budgets"
             )
-        if self.base == "randomized_response":
-            return randomized_response_flip_probability(epsilon)
-        return _smoothed_flip_probability(
-            signal, public_llr, signal_model, np.asarray(epsilon), self.amplitude
-        )
+        return self.base.flip_probability(signal, public_llr, signal_model, epsilon)
 
     def report_log_likelihood(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
-        theta: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
+        theta: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
         """log P(x | l, theta): at the seen budget if ``observed``, else averaged over the budgets."""
         if self.observed:
-            if epsilon is None:
-                raise ValueError("epsilon is required when budgets are observed")
-            return self._log_likelihood_at(report, public_llr, theta, signal_model, epsilon)
-        if self.base == "randomized_response":  # P is linear in u: average the flip probability
-            return _mixed_log_likelihood(report, public_llr, theta, signal_model, self._mean_flip())
-        nodes, weights = self.quadrature()
-        per_node = self._log_likelihood_at(
-            np.asarray(report)[..., None],
-            np.asarray(public_llr)[..., None],
-            np.asarray(theta)[..., None],
-            signal_model,
-            nodes,
+            return self.base.report_log_likelihood(
+                report, public_llr, theta, signal_model, self._seen(epsilon)
+            )
+        return self.base.marginal_log_likelihood(
+            report, public_llr, theta, signal_model, *self.quadrature()
         )
-        return logsumexp(per_node, axis=-1, b=weights)
 
     def llr_increment(
         self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
+        report: npt.ArrayLike,
+        public_llr: npt.ArrayLike,
         signal_model: SignalModel,
-        epsilon: np.ndarray | None = None,
+        epsilon: npt.ArrayLike | None = None,
     ) -> np.ndarray:
-        """log P(x | l, +1) / P(x | l, -1) at the seen or the marginal budget."""
-        if self.base == "randomized_response":
-            flip = (
-                randomized_response_flip_probability(epsilon)
-                if self.observed
-                else self._mean_flip()
-            )
-            return _mixed_llr_increment(report, public_llr, signal_model, flip)
-        return super().llr_increment(report, public_llr, signal_model, epsilon)
-
-    def _mean_flip(self) -> float:
-        nodes, weights = self.quadrature()
-        return float(randomized_response_flip_probability(nodes) @ weights)
-
-    def _log_likelihood_at(
-        self,
-        report: np.ndarray,
-        public_llr: np.ndarray,
-        theta: np.ndarray,
-        signal_model: SignalModel,
-        epsilon: np.ndarray,
-    ) -> np.ndarray:
-        if self.base == "randomized_response":
-            flip = randomized_response_flip_probability(epsilon)
-            return _mixed_log_likelihood(report, public_llr, theta, signal_model, flip)
-        return _smoothed_log_likelihood(
-            report, public_llr, theta, signal_model, epsilon, self.amplitude
+        """log P(x | l, +1) / P(x | l, -1) at the seen budget, or of the marginal likelihood."""
+        if self.observed:
+            return self.base.llr_increment(report, public_llr, signal_model, self._seen(epsilon))
+        return self.base.marginal_llr_increment(
+            report, public_llr, signal_model, *self.quadrature()
         )
 
-
-Mechanism = NoPrivacy | RandomizedResponse | SmoothedRandomizedResponse | HeterogeneousBudget
+    def _seen(self, epsilon: npt.ArrayLike | None) -> npt.ArrayLike:
+        if epsilon is None:
+            raise ValueError("epsilon is required when budgets are observed")
+        return epsilon
 
 
 def make_mechanism(
     kind: Literal["randomized_response", "smoothed"], epsilon: float, amplitude: float = 0.5
-) -> Mechanism:
+) -> PrivacyMechanism:
     """Build a homogeneous mechanism; ``epsilon = inf`` gives :class:`NoPrivacy`.
 
     Raises:
@@ -459,6 +530,17 @@ def make_mechanism(
     if isinstance(epsilon, int | float) and not isinstance(epsilon, bool) and epsilon == math.inf:
         _validate_amplitude(amplitude)
         return NoPrivacy()
+    return make_base_mechanism(kind, epsilon, amplitude)
+
+
+def make_base_mechanism(
+    kind: Literal["randomized_response", "smoothed"], epsilon: float, amplitude: float = 0.5
+) -> BaseMechanism:
+    """Build a :class:`RandomizedResponse` or a :class:`SmoothedRandomizedResponse` by name.
+
+    Raises:
+        ValueError: epsilon <= 0, infinite or NaN, amplitude outside (0, 1/2], or an unknown kind.
+    """
     if kind == "randomized_response":
         return RandomizedResponse(epsilon)
     if kind == "smoothed":
@@ -467,11 +549,11 @@ def make_mechanism(
 
 
 def report_llr_increment(
-    mechanism: Mechanism,
-    report: np.ndarray,
-    public_llr: np.ndarray,
+    mechanism: PrivacyMechanism,
+    report: npt.ArrayLike,
+    public_llr: npt.ArrayLike,
     signal_model: SignalModel,
-    epsilon: np.ndarray | None = None,
+    epsilon: npt.ArrayLike | None = None,
 ) -> np.ndarray:
     """Observers' update l_{n+1} - l_n = log P(x | l, theta=+1) - log P(x | l, theta=-1)."""
     return mechanism.llr_increment(report, public_llr, signal_model, epsilon)
@@ -485,9 +567,9 @@ def _report_probability(
 
 
 def _mixed_log_likelihood(
-    report: np.ndarray,
-    public_llr: np.ndarray,
-    theta: np.ndarray,
+    report: npt.ArrayLike,
+    public_llr: npt.ArrayLike,
+    theta: npt.ArrayLike,
     signal_model: SignalModel,
     flip: np.ndarray | float,
 ) -> np.ndarray:
@@ -503,8 +585,8 @@ def _log_ratio(plus: np.ndarray, minus: np.ndarray) -> np.ndarray:
 
 
 def _mixed_llr_increment(
-    report: np.ndarray,
-    public_llr: np.ndarray,
+    report: npt.ArrayLike,
+    public_llr: npt.ArrayLike,
     signal_model: SignalModel,
     flip: np.ndarray | float,
 ) -> np.ndarray:
@@ -536,32 +618,9 @@ def _gauss_legendre(count: int) -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.legendre.leggauss(count)
 
 
-def _smoothed_flip_probability(
-    signal: np.ndarray,
-    public_llr: np.ndarray,
-    signal_model: SignalModel,
-    epsilon: float | np.ndarray,
-    amplitude: float,
-) -> np.ndarray:
-    """u(s) = c exp(-epsilon |s - t(l)|)."""
-    signal_model = _require_gaussian(signal_model)
-    distance = np.abs(np.asarray(signal) - signal_model.threshold(public_llr))
-    return amplitude * np.exp(-epsilon * distance)
-
-
-def _smoothed_log_likelihood(
-    report: np.ndarray,
-    public_llr: np.ndarray,
-    theta: np.ndarray,
-    signal_model: SignalModel,
-    epsilon: float | np.ndarray,
-    amplitude: float,
-) -> np.ndarray:
-    """:func:`smoothed_rr_log_likelihood` at the threshold t(l) of a Gaussian signal model."""
-    signal_model = _require_gaussian(signal_model)
-    return smoothed_rr_log_likelihood(
-        report, signal_model.threshold(public_llr), theta, signal_model.sigma, epsilon, amplitude
-    )
+def _mean_flip_probability(nodes: np.ndarray, weights: np.ndarray) -> float:
+    """E[u] = sum_k w_k / (1 + e^{epsilon_k}), the randomized-response flip probability averaged."""
+    return float(randomized_response_flip_probability(nodes) @ weights)
 
 
 def _require_gaussian(signal_model: SignalModel) -> GaussianSignal:
@@ -573,11 +632,13 @@ def _require_gaussian(signal_model: SignalModel) -> GaussianSignal:
 
 
 __all__ = [
+    "BaseMechanism",
     "HeterogeneousBudget",
-    "Mechanism",
     "NoPrivacy",
+    "PrivacyMechanism",
     "RandomizedResponse",
     "SmoothedRandomizedResponse",
+    "make_base_mechanism",
     "make_mechanism",
     "randomized_response_flip_probability",
     "report_llr_increment",

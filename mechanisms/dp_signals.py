@@ -14,13 +14,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import log_ndtr, ndtr
 
 #: Relative margin under which l + lambda counts as a tie (l is a sum of floating-point steps).
 TIE_TOLERANCE = 1e-9
 
 
-def prefers_plus(public_llr: np.ndarray, private_llr: np.ndarray) -> np.ndarray:
+def prefers_plus(public_llr: npt.ArrayLike, private_llr: npt.ArrayLike) -> np.ndarray:
     """Whether the Bayesian rule picks +1: l + (1 + TIE_TOLERANCE) lambda > 0.
 
     The nudge of the private LLR breaks ties (l + lambda = 0 up to rounding) toward the own signal.
@@ -28,7 +29,7 @@ def prefers_plus(public_llr: np.ndarray, private_llr: np.ndarray) -> np.ndarray:
     return np.add(public_llr, np.multiply(private_llr, 1.0 + TIE_TOLERANCE)) > 0
 
 
-def bayesian_action(public_llr: np.ndarray, private_llr: np.ndarray) -> np.ndarray:
+def bayesian_action(public_llr: npt.ArrayLike, private_llr: npt.ArrayLike) -> np.ndarray:
     """The Bayesian threshold rule a = sign(l + lambda); ties follow the own signal, sign(lambda).
 
     Args:
@@ -66,16 +67,16 @@ class BinarySignal:
         """L = log(p / (1 - p)), the absolute private LLR of one signal."""
         return math.log(self.p / (1.0 - self.p))
 
-    def sample(self, theta: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    def sample(self, theta: npt.ArrayLike, uniform: npt.ArrayLike) -> np.ndarray:
         """Signals s = theta with probability p, else -theta, from uniforms on [0, 1)."""
         theta = np.asarray(theta, dtype=np.int8)
-        return np.where(uniform < self.p, theta, -theta)
+        return np.where(np.asarray(uniform) < self.p, theta, -theta)
 
-    def private_llr(self, signal: np.ndarray) -> np.ndarray:
+    def private_llr(self, signal: npt.ArrayLike) -> np.ndarray:
         """lambda(s) = s L."""
         return np.asarray(signal) * self.private_llr_magnitude
 
-    def regime(self, public_llr: np.ndarray) -> np.ndarray:
+    def regime(self, public_llr: npt.ArrayLike) -> np.ndarray:
         """How many of the two signals lead to action +1 at l: 0 or 2 inside a cascade, 1 outside.
 
         regime(l) = 1{a(l, +L) = +1} + 1{a(l, -L) = +1}, i.e. 2 for l > L, 1 for |l| <= L (ties
@@ -91,7 +92,7 @@ class BinarySignal:
         return np.array([0.0, self.p if theta > 0 else 1.0 - self.p, 1.0])
 
     def action_probability(
-        self, action: np.ndarray, public_llr: np.ndarray, theta: np.ndarray
+        self, action: npt.ArrayLike, public_llr: npt.ArrayLike, theta: npt.ArrayLike
     ) -> np.ndarray:
         """P(a = action | l, theta) under :func:`bayesian_action`.
 
@@ -109,13 +110,13 @@ class BinarySignal:
         return np.where(np.asarray(action) > 0, plus, 1.0 - plus)
 
     def action_probability_pair(
-        self, action: np.ndarray, public_llr: np.ndarray, theta: np.ndarray
+        self, action: npt.ArrayLike, public_llr: npt.ArrayLike, theta: npt.ArrayLike
     ) -> tuple[np.ndarray, np.ndarray]:
         """(P(a = action | l, theta), P(a = -action | l, theta))."""
         agree = self.action_probability(action, public_llr, theta)
         return agree, 1.0 - agree
 
-    def in_cascade(self, public_llr: np.ndarray) -> np.ndarray:
+    def in_cascade(self, public_llr: npt.ArrayLike) -> np.ndarray:
         """Whether the action no longer depends on the signal (regime 0 or 2, i.e. |l| > L)."""
         return self.regime(public_llr) != 1
 
@@ -138,43 +139,43 @@ class GaussianSignal:
         if not (self.sigma > 0 and math.isfinite(self.sigma)):
             raise ValueError(f"sigma must be > 0 and finite, got {self.sigma!r}")
 
-    def sample(self, theta: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    def sample(self, theta: npt.ArrayLike, normal: npt.ArrayLike) -> np.ndarray:
         """Signals s = theta + sigma z from standard normals z."""
         return np.asarray(theta) + self.sigma * np.asarray(normal)
 
-    def private_llr(self, signal: np.ndarray) -> np.ndarray:
+    def private_llr(self, signal: npt.ArrayLike) -> np.ndarray:
         """lambda(s) = 2 s / sigma^2."""
         return 2.0 * np.asarray(signal) / self.sigma**2
 
-    def threshold(self, public_llr: np.ndarray) -> np.ndarray:
+    def threshold(self, public_llr: npt.ArrayLike) -> np.ndarray:
         """t(l) = -sigma^2 l / 2: the agent acts +1 iff s > t(l)."""
         return -0.5 * self.sigma**2 * np.asarray(public_llr, dtype=float)
 
     def action_probability(
-        self, action: np.ndarray, public_llr: np.ndarray, theta: np.ndarray
+        self, action: npt.ArrayLike, public_llr: npt.ArrayLike, theta: npt.ArrayLike
     ) -> np.ndarray:
         """P(a = action | l, theta) = Phi(a (theta - t(l)) / sigma)."""
         return ndtr(self._standardized_margin(action, public_llr, theta))
 
     def action_probability_pair(
-        self, action: np.ndarray, public_llr: np.ndarray, theta: np.ndarray
+        self, action: npt.ArrayLike, public_llr: npt.ArrayLike, theta: npt.ArrayLike
     ) -> tuple[np.ndarray, np.ndarray]:
         """(P(a = action | l, theta), P(a = -action | l, theta)), each accurate in its tail."""
         margin = self._standardized_margin(action, public_llr, theta)
         return ndtr(margin), ndtr(-margin)
 
     def log_action_probability(
-        self, action: np.ndarray, public_llr: np.ndarray, theta: np.ndarray
+        self, action: npt.ArrayLike, public_llr: npt.ArrayLike, theta: npt.ArrayLike
     ) -> np.ndarray:
         """log P(a = action | l, theta), accurate in the tails."""
         return log_ndtr(self._standardized_margin(action, public_llr, theta))
 
-    def in_cascade(self, public_llr: np.ndarray) -> np.ndarray:
+    def in_cascade(self, public_llr: npt.ArrayLike) -> np.ndarray:
         """Gaussian signals are unbounded: no cascade ever starts."""
         return np.zeros(np.shape(public_llr), dtype=bool)
 
     def _standardized_margin(
-        self, action: np.ndarray, public_llr: np.ndarray, theta: np.ndarray
+        self, action: npt.ArrayLike, public_llr: npt.ArrayLike, theta: npt.ArrayLike
     ) -> np.ndarray:
         return np.asarray(action) * (np.asarray(theta) - self.threshold(public_llr)) / self.sigma
 

@@ -9,7 +9,12 @@ from scipy.special import expit
 
 from seqrl.agents.dp_bayesian_learner import BayesianLearner, BayesianPolicy
 from seqrl.agents.dp_engine import log_checkpoints, simulate_hitting_times, simulate_sequences
-from seqrl.mechanisms.dp_privacy import HeterogeneousBudget, make_mechanism
+from seqrl.mechanisms.dp_privacy import (
+    HeterogeneousBudget,
+    RandomizedResponse,
+    SmoothedRandomizedResponse,
+    make_mechanism,
+)
 from seqrl.mechanisms.dp_sequential import BinaryCascadeClosedForm
 from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal
 
@@ -82,10 +87,13 @@ def test_first_agent_action_and_report_match_their_probabilities():
         _binary(0.7, 1.0),
         _smoothed(0.5),
         _smoothed(math.inf),
-        BayesianLearner(GaussianSignal(1.0), HeterogeneousBudget("smoothed", "uniform", 0.0, 1.0)),
+        BayesianLearner(
+            GaussianSignal(1.0),
+            HeterogeneousBudget(SmoothedRandomizedResponse(1.0), "uniform", 0.0, 1.0),
+        ),
         BayesianLearner(
             GaussianSignal(0.8),
-            HeterogeneousBudget("randomized_response", "two_point", 0.3, 3.0, observed=True),
+            HeterogeneousBudget(RandomizedResponse(1.0), "two_point", 0.3, 3.0, observed=True),
         ),
     ],
     ids=["binary-rr", "smoothed", "none", "hidden-uniform", "observed-two-point"],
@@ -124,6 +132,18 @@ def test_streamed_hitting_times_match_the_bellman_value():
     assert (times > 0).all()
     bellman = learner.expected_hitting_time(4.0, grid_points=2000)
     assert abs(times.mean() - bellman) < 4 * times.std() / math.sqrt(times.size) + 0.005 * bellman
+
+
+def test_bellman_needs_a_report_law_that_depends_on_the_public_llr_alone():
+    seen = HeterogeneousBudget(SmoothedRandomizedResponse(1.0), "uniform", 0.5, 1.5, observed=True)
+    with pytest.raises(ValueError, match="depends on l alone"):
+        BayesianLearner(GaussianSignal(1.0), seen).expected_hitting_time(2.0)
+    # Hidden budgets: the marginal law depends on l alone, and E[tau_B] falls between the
+    # homogeneous values at the distribution's ends (a lower budget flips more, so learns slower).
+    hidden = HeterogeneousBudget(SmoothedRandomizedResponse(1.0), "uniform", 0.5, 1.5)
+    tau = BayesianLearner(GaussianSignal(1.0), hidden).expected_hitting_time(2.0, 400)
+    slow, fast = (_smoothed(epsilon).expected_hitting_time(2.0, 400) for epsilon in (0.5, 1.5))
+    assert fast < tau < slow
 
 
 def test_summaries_do_not_grow_with_the_number_of_agents():

@@ -15,7 +15,11 @@ from seqrl.agents.dp_bayesian_learner import BayesianLearner, BayesianPolicy
 from seqrl.agents.dp_engine import simulate_sequences
 from seqrl.envs.dp_sequential_learning import SequentialLearningEnv
 from seqrl.envs.dp_sequential_learning_mesa import SequentialLearningModel
-from seqrl.mechanisms.dp_privacy import HeterogeneousBudget, make_mechanism
+from seqrl.mechanisms.dp_privacy import (
+    HeterogeneousBudget,
+    SmoothedRandomizedResponse,
+    make_mechanism,
+)
 from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal
 
 CONFIGS = {
@@ -157,7 +161,7 @@ def test_three_hosts_agree_statistically(name):
 
 
 def test_engine_and_mesa_agree_with_hidden_heterogeneous_budgets():
-    budget = HeterogeneousBudget("smoothed", "uniform", 0.0, 1.0)
+    budget = HeterogeneousBudget(SmoothedRandomizedResponse(1.0), "uniform", 0.0, 1.0)
     engine = simulate_sequences(
         BayesianLearner(GaussianSignal(1.0), budget), 10, 3000, np.random.default_rng(1)
     )

@@ -9,6 +9,7 @@ from scipy import integrate, stats
 from seqrl.mechanisms.dp_privacy import (
     HeterogeneousBudget,
     NoPrivacy,
+    PrivacyMechanism,
     RandomizedResponse,
     SmoothedRandomizedResponse,
     make_mechanism,
@@ -78,9 +79,25 @@ MECHANISMS = [
     (RandomizedResponse(0.8), BinarySignal(0.6)),
     (RandomizedResponse(0.8), GaussianSignal(0.9)),
     (SmoothedRandomizedResponse(1.2, 0.4), GaussianSignal(1.0)),
-    (HeterogeneousBudget("smoothed", "uniform", 0.0, 1.0), GaussianSignal(1.0)),
-    (HeterogeneousBudget("randomized_response", "two_point", 0.2, 3.0, 0.3), BinarySignal(0.8)),
+    (
+        HeterogeneousBudget(SmoothedRandomizedResponse(1.0), "uniform", 0.0, 1.0),
+        GaussianSignal(1.0),
+    ),
+    (
+        HeterogeneousBudget(SmoothedRandomizedResponse(1.0, 0.3), "two_point", 0.2, 3.0, 0.4),
+        GaussianSignal(0.8),
+    ),
+    (HeterogeneousBudget(RandomizedResponse(1.0), "two_point", 0.2, 3.0, 0.3), BinarySignal(0.8)),
+    (
+        HeterogeneousBudget(RandomizedResponse(1.0), "uniform", 0.2, 3.0, observed=True),
+        BinarySignal(0.8),
+    ),
 ]
+
+
+@pytest.mark.parametrize(("mechanism", "signal_model"), MECHANISMS)
+def test_every_mechanism_satisfies_the_privacy_protocol(mechanism, signal_model):
+    assert isinstance(mechanism, PrivacyMechanism)
 
 
 @pytest.mark.parametrize(("mechanism", "signal_model"), MECHANISMS)
@@ -115,7 +132,7 @@ def test_randomized_response_is_epsilon_dp_and_smoothed_rr_is_metric_dp():
 
 
 def test_hidden_uniform_budget_marginalises_over_epsilon():
-    budget = HeterogeneousBudget("smoothed", "uniform", 0.0, 1.0, amplitude=0.5)
+    budget = HeterogeneousBudget(SmoothedRandomizedResponse(1.0, 0.5), "uniform", 0.0, 1.0)
     model = GaussianSignal(1.0)
     for public_llr, theta, report in [(0.0, 1, 1), (-4.0, -1, -1)]:
         expected = integrate.quad(
@@ -130,12 +147,55 @@ def test_hidden_uniform_budget_marginalises_over_epsilon():
         got = np.exp(budget.report_log_likelihood(report, public_llr, theta, model))
         assert got == pytest.approx(expected, rel=1e-8)
     # Randomized response: the average flip probability int_a^b 1/(1+e^eps) deps / (b - a).
-    rr = HeterogeneousBudget("randomized_response", "uniform", 0.5, 2.5)
+    rr = HeterogeneousBudget(RandomizedResponse(1.0), "uniform", 0.5, 2.5)
     antiderivative = lambda eps: eps - math.log1p(math.exp(eps))  # noqa: E731
     mean_flip = (antiderivative(2.5) - antiderivative(0.5)) / 2.0
     binary = BinarySignal(0.7)
     got = np.exp(rr.report_log_likelihood(1, 0.0, 1, binary))
     assert got == pytest.approx(0.7 * (1 - mean_flip) + 0.3 * mean_flip, rel=1e-12)
+
+
+@pytest.mark.parametrize("observed", [True, False])
+def test_heterogeneous_budget_uses_its_base_at_each_agents_budget(observed):
+    # The base's own epsilon (5.0) is replaced by the agents' budgets; its amplitude is kept.
+    budget = HeterogeneousBudget(
+        SmoothedRandomizedResponse(5.0, 0.3), "two_point", 0.4, 2.0, 0.25, observed=observed
+    )
+    model = GaussianSignal(0.8)
+    llr = np.linspace(-6, 6, 13)
+    own = np.where(np.arange(llr.size) % 2 == 0, 0.4, 2.0)
+    at = [SmoothedRandomizedResponse(eps, 0.3) for eps in (0.4, 2.0)]
+    signals = np.linspace(-2, 2, llr.size)
+    np.testing.assert_array_equal(
+        budget.flip_probability(signals, llr, model, own),
+        np.where(own == 0.4, *(m.flip_probability(signals, llr, model) for m in at)),
+    )
+    for report in (1, -1):
+        if observed:
+            expected = np.where(
+                own == 0.4, *(m.report_log_likelihood(report, llr, 1, model) for m in at)
+            )
+        else:  # the two atoms' likelihoods, mixed with weights 0.75 and 0.25
+            low, high = (np.exp(m.report_log_likelihood(report, llr, 1, model)) for m in at)
+            expected = np.log(0.75 * low + 0.25 * high)
+        got = budget.report_log_likelihood(report, llr, 1, model, own)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        # The increment is the log ratio of the same likelihoods under theta = +1 and -1.
+        ratio = got - budget.report_log_likelihood(report, llr, -1, model, own)
+        np.testing.assert_allclose(
+            budget.llr_increment(report, llr, model, own), ratio, rtol=1e-9, atol=1e-12
+        )
+
+
+def test_observed_budgets_need_each_agents_budget():
+    budget = HeterogeneousBudget(RandomizedResponse(1.0), observed=True)
+    signal_model = BinarySignal(0.7)
+    with pytest.raises(ValueError, match="epsilon is required"):
+        budget.report_log_likelihood(1, 0.0, 1, signal_model)
+    with pytest.raises(ValueError, match="epsilon is required"):
+        budget.llr_increment(1, 0.0, signal_model)
+    with pytest.raises(ValueError, match="own budget"):
+        budget.flip_probability(0.0, 0.0, signal_model)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +213,11 @@ def test_hidden_uniform_budget_marginalises_over_epsilon():
         (lambda: SmoothedRandomizedResponse(1.0, 0.0), "amplitude must be in (0, 1/2], got 0.0"),
         (lambda: SmoothedRandomizedResponse(1.0, 0.6), "amplitude must be in (0, 1/2], got 0.6"),
         (lambda: make_mechanism("smoothed", math.inf, 0.7), "amplitude must be in (0, 1/2]"),
-        (lambda: HeterogeneousBudget(low=1.0, high=0.5), "high must be > low"),
+        (
+            lambda: HeterogeneousBudget(RandomizedResponse(1.0), low=1.0, high=0.5),
+            "high must be > low",
+        ),
+        (lambda: HeterogeneousBudget(NoPrivacy()), "base must be a RandomizedResponse"),
         (lambda: BinaryCascadeClosedForm(0.7, -0.1), "epsilon must be > 0"),
     ],
 )

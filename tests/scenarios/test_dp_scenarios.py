@@ -6,6 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seqrl.mechanisms.dp_privacy import (
+    NoPrivacy,
+    RandomizedResponse,
+    SmoothedRandomizedResponse,
+)
+from seqrl.mechanisms.dp_signals import GaussianSignal
 from seqrl.scenarios import BadInput, TaskOutput
 from seqrl.scenarios.library import dp as dp_learning
 
@@ -42,13 +48,14 @@ PARAMETERS = {
     "dp-binary-cascade": {"p", "epsilon", "n_agents", "n_runs"},
     "dp-continuous-learning": {"epsilon", "sigma", "amplitude", "n_agents", "n_runs"},
     "dp-hitting-time": {"epsilon", "sigma", "bound", "n_runs"},
+    "dp-heterogeneous": {"mechanism", "budget_distribution", "budget_low", "budget_high"},
 }
 
 
 def _run_quick(scenario):
     rows, frames = [], []
     for combo in scenario.combinations(scenario.axes(quick=True)):
-        output = scenario.run(dict(combo), np.random.default_rng(0))
+        output = scenario.run(scenario.arguments(combo), np.random.default_rng(0))
         metrics = output.metrics if isinstance(output, TaskOutput) else output
         rows.append({**combo, "seed_index": 0, **metrics})
         if isinstance(output, TaskOutput) and output.trajectories is not None:
@@ -66,22 +73,17 @@ def test_quick_runs_give_the_contract_columns_and_figures(scenario):
 
 
 def test_quick_runs_are_deterministic_given_the_generator():
-    params = dict(
-        next(
-            dp_learning.dp_continuous_learning.combinations(
-                dp_learning.dp_continuous_learning.axes(quick=True)
-            )
-        )
-    )
-    first = dp_learning.dp_continuous_learning.run(params, np.random.default_rng(4))
-    second = dp_learning.dp_continuous_learning.run(params, np.random.default_rng(4))
+    scenario = dp_learning.dp_continuous_learning
+    args = scenario.arguments(next(scenario.combinations(scenario.axes(quick=True))))
+    first = scenario.run(args, np.random.default_rng(4))
+    second = scenario.run(args, np.random.default_rng(4))
     assert first.metrics == second.metrics
 
 
 def test_binary_cascade_reports_its_closed_forms():
-    metrics = dp_learning.dp_binary_cascade.run(
-        {"p": 0.7, "epsilon": math.inf, "n_agents": 100, "n_runs": 50}, np.random.default_rng(0)
-    )
+    scenario = dp_learning.dp_binary_cascade
+    args = scenario.arguments({"p": 0.7, "epsilon": math.inf, "n_agents": 100, "n_runs": 50})
+    metrics = scenario.run(args, np.random.default_rng(0))
     assert metrics["closed_form_correct"] == pytest.approx(0.49 / 0.58)
     assert metrics["threshold_count"] == 2
 
@@ -106,10 +108,10 @@ def test_bad_values_are_rejected_with_name_value_and_range(scenario, name, text,
     assert fragment in str(error.value) and "expected" in str(error.value)
 
 
-def test_epsilon_accepts_inf_and_check_rejects_bad_combinations():
+def test_epsilon_accepts_inf_and_arguments_reject_bad_combinations():
     assert dp_learning.dp_binary_cascade.param("epsilon").parse("inf") == math.inf
-    with pytest.raises(ValueError, match="high must be > low"):
-        dp_learning.dp_heterogeneous.check(
+    with pytest.raises(BadInput, match="high must be > low"):
+        dp_learning.dp_heterogeneous.arguments(
             {
                 "mechanism": "smoothed",
                 "budget_distribution": "uniform",
@@ -123,6 +125,34 @@ def test_epsilon_accepts_inf_and_check_rejects_bad_combinations():
                 "n_runs": 2,
             }
         )
+
+
+def test_arguments_build_the_learner_and_mechanism_from_typed_parameters():
+    hitting = dp_learning.dp_hitting_time
+    args = hitting.arguments({**hitting.defaults(), "epsilon": math.inf, "sigma": 2.0})
+    learner = args.learning.learner()
+    assert learner.signal_model == GaussianSignal(2.0)
+    assert isinstance(learner.mechanism, NoPrivacy)
+    heterogeneous = dp_learning.dp_heterogeneous
+    for mechanism, base in [
+        ("smoothed", SmoothedRandomizedResponse(3.0, 0.3)),
+        ("randomized_response", RandomizedResponse(3.0)),
+    ]:
+        values = {"mechanism": mechanism, "amplitude": 0.3, "budget_high": 3.0}
+        budget = heterogeneous.arguments({**heterogeneous.defaults(), **values}).budget()
+        assert budget.base == base and (budget.low, budget.high) == (0.0, 3.0)
+
+
+def test_group_checks_reject_what_the_bounds_let_through():
+    # sigma = inf passes the parameter's bound (> 0) but not the signal model's check.
+    scenario = dp_learning.dp_continuous_learning
+    with pytest.raises(BadInput, match="sigma must be > 0 and finite"):
+        scenario.arguments({**scenario.defaults(), "sigma": math.inf})
+
+
+def test_only_the_rl_learner_needs_the_rl_extra():
+    assert dp_learning.dp_rl_learner.requires == ("rl",)
+    assert all(scenario.requires == () for scenario in FAST_SCENARIOS)
 
 
 @pytest.mark.slow
