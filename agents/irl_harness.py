@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,9 +53,11 @@ def random_mdp_sampler(
     *,
     branching: int | None = None,
     concentration: float = 1.0,
+    reward_scale: float = 1.0,
     discount: float = 0.9,
 ) -> MDPSampler:
-    """Sampler of random MDPs: Dirichlet dynamics, N(0, 1) rewards R(s, a, s'), uniform mu0."""
+    """Sampler of random MDPs: Dirichlet dynamics, N(0, reward_scale^2) rewards R(s, a, s'),
+    uniform mu0 (see :func:`seqrl.mechanisms.irl_mdp.random_mdp`)."""
 
     def sample(rng: np.random.Generator) -> TabularMDP:
         return random_mdp(
@@ -63,6 +66,7 @@ def random_mdp_sampler(
             n_actions,
             branching=branching,
             concentration=concentration,
+            reward_scale=reward_scale,
             discount=discount,
         )
 
@@ -261,7 +265,7 @@ def assert_robust(
     n_mdps: int,
     epsilon: float,
     rng: np.random.Generator | None = None,
-    **options: object,
+    **options: Any,
 ) -> RobustnessReport:
     """Pytest helper: run the harness and fail with a readable message unless robust.
 

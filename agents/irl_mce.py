@@ -143,9 +143,11 @@ def mce_irl(
         )
     phi = reward_features(n_states, n_actions, reward_class, features)
     target = np.einsum("sa,saf->f", occupancy, phi)
-    warm_start = {"values": None, "evaluations": 0}
+    warm_values: np.ndarray | None = None  # the last solve's V: a warm start for the next one
+    n_evaluations = 0
 
     def solve(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        nonlocal warm_values, n_evaluations
         reward = np.broadcast_to((phi @ theta)[..., None], (n_states, n_actions, n_states))
         values, q_values = value_iteration(
             transition,
@@ -153,10 +155,10 @@ def mce_irl(
             model.discount,
             temperature=model.temperature,
             tolerance=1e-11,
-            initial_values=warm_start["values"],
+            initial_values=warm_values,
         )
-        warm_start["values"] = values
-        warm_start["evaluations"] += 1
+        warm_values = values
+        n_evaluations += 1
         policy = mce_policy(q_values, values, model.temperature)
         return values, policy, reward
 
@@ -189,5 +191,5 @@ def mce_irl(
         reward=np.array(reward),
         policy=policy,
         feature_gap=gap,
-        n_evaluations=warm_start["evaluations"],
+        n_evaluations=n_evaluations,
     )

@@ -19,11 +19,11 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from seqrl.agents.irl_harness import evaluate_robustness, random_mdp_sampler  # noqa: E402
+from seqrl.agents.irl_harness import evaluate_robustness  # noqa: E402
 from seqrl.mechanisms.irl_behaviour import value_iteration  # noqa: E402
 from seqrl.mechanisms.irl_mdp import random_transition  # noqa: E402
 from seqrl.mechanisms.irl_rewards import canonicalise, minimal_canonicalisation_iterative  # noqa: E402
-from seqrl.scenarios.library.irl import _models, irl_misspecification  # noqa: E402
+from seqrl.scenarios.library.irl import irl_misspecification  # noqa: E402
 
 
 def _timed(function, repeats: int = 1):
@@ -70,20 +70,21 @@ def bench_soft_value_iteration() -> None:
 
 
 def bench_sweep(subset: int = 50) -> None:
-    params = {param.name: param.default for param in irl_misspecification.params}
     for label, overrides in (
         ("no misspecification", {}),
         ("gamma 0.9 -> 0.85 and tau_noise 0.05", {"gamma_assumed": 0.85, "tau_noise": 0.05}),
     ):
-        task = {**params, "n_states": 32, "n_actions": 4, "n_mdps": 1000, **overrides}
-        sweep_time, metrics = _timed(
-            lambda task=task: irl_misspecification.run(task, np.random.default_rng(0))
+        args = irl_misspecification.arguments(
+            {"n_states": 32, "n_actions": 4, "n_mdps": 1000, **overrides}
         )
-        truth, assumed = _models(task)
+        sweep_time, metrics = _timed(
+            lambda args=args: irl_misspecification.run(args, np.random.default_rng(0))
+        )
+        truth, assumed = args.models()
         loop_time, _ = _timed(
-            lambda truth=truth, assumed=assumed, task=task, subset=subset: evaluate_robustness(
-                truth, assumed, random_mdp_sampler(32, 4, discount=task["gamma_true"]), subset, 0.05,
-                np.random.default_rng(0), transition_noise=task["tau_noise"], batch_size=1,
+            lambda truth=truth, assumed=assumed, args=args, subset=subset: evaluate_robustness(
+                truth, assumed, args.mdp_sampler(), subset, 0.05, np.random.default_rng(0),
+                transition_noise=args.tau_noise, batch_size=1,
             )
         )  # fmt: skip
         loop_estimate = loop_time * 1000 / subset

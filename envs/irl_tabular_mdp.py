@@ -5,6 +5,16 @@ an optional branching factor) from a seed, and ``seqrl/Gridworld-v0`` is a gridw
 probability. Each env has a :class:`seqrl.mechanisms.irl_mdp.TabularMDP` in ``env.unwrapped.mdp`` (and
 ``transition``, ``reward``, ``initial_distribution``, ``discount`` as properties), so that IRL code
 can compute exact policies, occupancies and distances for the very MDP an RL agent acts in.
+
+The MDPs are continuing, so the envs never end an episode themselves: ``gymnasium.make`` wraps
+them in ``TimeLimit`` at the registered ``max_episode_steps=100`` (as Gymnasium does for its own
+continuing tasks), and ``gymnasium.make(env_id, max_episode_steps=n)`` changes the limit::
+
+    import gymnasium as gym
+    import seqrl.envs  # registers the ids
+
+    env = gym.make("seqrl/Gridworld-v0", width=4, height=4, max_episode_steps=50)
+    mdp = env.unwrapped.mdp  # tau, R, mu0 and gamma of the very MDP the agent acts in
 """
 
 from __future__ import annotations
@@ -38,15 +48,16 @@ class TabularMDPEnv(gymnasium.Env[np.int64, np.int64]):
     Drawn from ``initial_distribution``.
 
     ## Episode End
-    The MDP is continuing (infinite-horizon, discounted): episodes never terminate and are
-    truncated after ``max_episode_steps`` steps.
+    The MDP is continuing (infinite-horizon, discounted): the env itself never terminates nor
+    truncates. ``gymnasium.make("seqrl/TabularMDP-v0", ...)`` truncates after the registered
+    ``max_episode_steps=100`` steps (Gymnasium's ``TimeLimit``); pass ``max_episode_steps=`` to
+    ``gymnasium.make`` for another limit.
 
     Args:
         transition: tau ``[S, A, S]`` (rows must be distributions).
         reward: R ``[S, A, S]``.
         initial_distribution: mu0 ``[S]`` (uniform when None).
         discount: gamma in [0, 1), used by planners and IRL (not by the env's dynamics).
-        max_episode_steps: Truncation length (>= 1).
         mdp: Alternatively a ready :class:`TabularMDP` (then the tensors must not be given).
 
     Raises:
@@ -61,7 +72,6 @@ class TabularMDPEnv(gymnasium.Env[np.int64, np.int64]):
         reward: np.ndarray | None = None,
         initial_distribution: np.ndarray | None = None,
         discount: float = 0.9,
-        max_episode_steps: int = 100,
         mdp: TabularMDP | None = None,
     ) -> None:
         if mdp is None:
@@ -73,14 +83,10 @@ class TabularMDPEnv(gymnasium.Env[np.int64, np.int64]):
             mdp = TabularMDP(transition, reward, initial_distribution, discount)
         elif transition is not None or reward is not None or initial_distribution is not None:
             raise ValueError("give either mdp or the tensors, not both")
-        if max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
         self.mdp = mdp
-        self.max_episode_steps = int(max_episode_steps)
         self.observation_space = spaces.Discrete(mdp.n_states)
         self.action_space = spaces.Discrete(mdp.n_actions)
         self._state = 0
-        self._steps = 0
 
     @property
     def transition(self) -> np.ndarray:
@@ -107,7 +113,6 @@ class TabularMDPEnv(gymnasium.Env[np.int64, np.int64]):
     ) -> tuple[np.int64, dict[str, Any]]:
         super().reset(seed=seed)
         self._state = int(self.np_random.choice(self.mdp.n_states, p=self.mdp.initial_distribution))
-        self._steps = 0
         return np.int64(self._state), {}
 
     def step(self, action: Any) -> tuple[np.int64, float, bool, bool, dict[str, Any]]:
@@ -119,13 +124,33 @@ class TabularMDPEnv(gymnasium.Env[np.int64, np.int64]):
         )
         reward = float(self.mdp.reward[self._state, action, next_state])
         self._state = next_state
-        self._steps += 1
-        truncated = self._steps >= self.max_episode_steps
-        return np.int64(next_state), reward, False, truncated, {}
+        return np.int64(next_state), reward, False, False, {}
 
 
 class RandomMDPEnv(TabularMDPEnv):
     """A random finite MDP, fixed by ``model_seed``: Dirichlet dynamics, Gaussian rewards.
+
+    ## Description
+    A :class:`TabularMDPEnv` whose tensors are sampled once, from ``model_seed``, by
+    :func:`seqrl.mechanisms.irl_mdp.random_mdp`: each row ``tau[s, a, :]`` is
+    Dirichlet(concentration) (over ``branching`` random next states when given), and
+    ``R(s, a, s') ~ N(0, reward_scale^2)``.
+
+    ## Action Space
+    ``Discrete(n_actions)``.
+
+    ## Observation Space
+    ``Discrete(n_states)``: the index of the current state.
+
+    ## Rewards
+    ``R[s, a, s']`` of the transition taken.
+
+    ## Starting State
+    Uniform over the states.
+
+    ## Episode End
+    Continuing: the env never terminates nor truncates; ``gymnasium.make("seqrl/RandomMDP-v0")``
+    truncates after the registered ``max_episode_steps=100`` steps (``TimeLimit``).
 
     Args:
         n_states: |S| >= 1.
@@ -135,7 +160,6 @@ class RandomMDPEnv(TabularMDPEnv):
         reward_scale: Standard deviation of the N(0, sigma^2) rewards R(s, a, s').
         discount: gamma in [0, 1).
         model_seed: Seed of the MDP itself (episodes are seeded by ``reset(seed=...)``).
-        max_episode_steps: Truncation length.
     """
 
     def __init__(
@@ -147,7 +171,6 @@ class RandomMDPEnv(TabularMDPEnv):
         reward_scale: float = 1.0,
         discount: float = 0.9,
         model_seed: int = 0,
-        max_episode_steps: int = 100,
     ) -> None:
         if reward_scale < 0:
             raise ValueError(f"reward_scale must be >= 0, got {reward_scale}")
@@ -160,8 +183,7 @@ class RandomMDPEnv(TabularMDPEnv):
                 concentration=concentration,
                 reward_scale=reward_scale,
                 discount=discount,
-            ),
-            max_episode_steps=max_episode_steps,
+            )
         )
 
 
@@ -209,9 +231,39 @@ def gridworld_mdp(
 
 
 class GridworldEnv(TabularMDPEnv):
-    """A gridworld with slip probability (see :func:`gridworld_mdp` for the dynamics).
+    """A gridworld with slip probability.
 
-    Observations are cell indices ``row * width + column``; actions 0-3 are up, right, down, left.
+    ## Description
+    A :class:`TabularMDPEnv` on a ``height x width`` grid (see :func:`gridworld_mdp`): the chosen
+    move is made with probability ``1 - slip_probability``, otherwise a uniformly random one of the
+    four; moves into a wall stay in place.
+
+    ## Action Space
+    ``Discrete(4)``: 0 up, 1 right, 2 down, 3 left.
+
+    ## Observation Space
+    ``Discrete(width * height)``: the cell index ``row * width + column``.
+
+    ## Rewards
+    ``goal_reward`` for entering the goal cell (bottom-right by default), plus ``step_reward`` on
+    every step.
+
+    ## Starting State
+    Uniform over the cells other than the goal.
+
+    ## Episode End
+    Continuing (the goal does not end the episode): the env never terminates nor truncates;
+    ``gymnasium.make("seqrl/Gridworld-v0")`` truncates after the registered
+    ``max_episode_steps=100`` steps (``TimeLimit``).
+
+    Args:
+        width: Number of columns.
+        height: Number of rows.
+        slip_probability: Probability in [0, 1] that the move is uniform over all four instead.
+        goal: (row, column) of the goal; None for the bottom-right cell.
+        goal_reward: Reward for entering the goal.
+        step_reward: Reward of every step.
+        discount: gamma in [0, 1).
     """
 
     def __init__(
@@ -223,13 +275,11 @@ class GridworldEnv(TabularMDPEnv):
         goal_reward: float = 1.0,
         step_reward: float = 0.0,
         discount: float = 0.9,
-        max_episode_steps: int = 100,
     ) -> None:
         super().__init__(
             mdp=gridworld_mdp(
                 width, height, slip_probability, goal, goal_reward, step_reward, discount
-            ),
-            max_episode_steps=max_episode_steps,
+            )
         )
         self.width = width
         self.height = height

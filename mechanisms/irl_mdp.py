@@ -8,6 +8,7 @@ or ``[..., S, A, S']`` broadcast against each other over their leading axes.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ def validate_discount(discount: float, name: str = "discount") -> float:
     Raises:
         ValueError: naming the parameter, the value and the allowed range.
     """
-    if not np.isscalar(discount) or not 0.0 <= float(discount) < 1.0:
+    if not isinstance(discount, numbers.Real) or not 0.0 <= float(discount) < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {discount!r}")
     return float(discount)
 

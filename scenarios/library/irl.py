@@ -6,145 +6,87 @@ Three scenarios over random tabular MDPs:
   other temperature, discount or dynamics; STARC distances of the consistent set to the truth.
 - ``irl-perturbation``: data perturbed by delta in policy space; the scaling construction.
 - ``irl-mce-wrong-discount``: a state-only reward fitted by MCE-IRL under a wrong discount.
+
+Each scenario's parameters are a frozen dataclass whose methods build the behavioural models and
+the MDP sampler, so that the run functions (and bench/bench_irl.py) never assemble them by hand.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from seqrl.agents.irl_harness import evaluate_robustness, random_mdp_sampler, scaling_counterexample
+from seqrl.agents.irl_harness import (
+    MDPSampler,
+    evaluate_robustness,
+    random_mdp_sampler,
+    scaling_counterexample,
+)
 from seqrl.mechanisms.irl_behaviour import (
-    MODEL_KINDS,
     BehaviouralModel,
+    ModelKind,
     behaviour_policy,
     learned_reward_regret,
 )
-from seqrl.mechanisms.irl_mdp import discounted_occupancy, random_mdp
+from seqrl.mechanisms.irl_mdp import TabularMDP, discounted_occupancy, random_mdp
 from seqrl.mechanisms.irl_rewards import starc_distance
-from seqrl.scenarios.core import Param, TaskOutput, scenario
+from seqrl.scenarios.core import TaskOutput, param, scenario
+from seqrl.scenarios.plots.irl import plot_misspecification, plot_perturbation, plot_wrong_discount
 
-_DISCOUNT = {"low": 0.0, "high": 1.0, "high_inclusive": False}
+#: Tolerance on the STARC distance behind the ``robust`` metric of the harness scenarios.
+_EPSILON = 0.05
 
 
-def _models(params: dict[str, Any]) -> tuple[BehaviouralModel, BehaviouralModel]:
-    truth = BehaviouralModel(params["true_model"], params["temperature_true"], params["gamma_true"])
-    assumed = BehaviouralModel(
-        params["assumed_model"], params["temperature_assumed"], params["gamma_assumed"]
+def _discount(default: float, help: str) -> Any:
+    """A discount parameter: gamma in [0, 1)."""
+    return param(default, help, low=0.0, high=1.0, high_inclusive=False)
+
+
+def _temperature(default: float, help: str) -> Any:
+    """A temperature parameter: beta or alpha > 0."""
+    return param(default, help, low=0.0, low_inclusive=False)
+
+
+@dataclass(frozen=True)
+class MisspecificationArgs:
+    """Parameters of ``irl-misspecification``: the true model g, the assumed model f, the error of
+    the assumed dynamics and the random MDPs."""
+
+    true_model: ModelKind = param("boltzmann", "model that generates the data")
+    assumed_model: ModelKind = param("boltzmann", "model the learner inverts")
+    gamma_true: float = _discount(0.9, "discount of the true model and MDP")
+    gamma_assumed: float = _discount(0.9, "discount the learner assumes")
+    temperature_true: float = _temperature(1.0, "beta (Boltzmann) or alpha (MCE) of the truth")
+    temperature_assumed: float = _temperature(1.0, "beta or alpha the learner assumes")
+    tau_noise: float = param(
+        0.0, "assumed dynamics (1 - noise) tau + noise tau_random", low=0.0, high=1.0
     )
-    return truth, assumed
+    n_states: int = param(32, "states per random MDP", low=2)
+    n_actions: int = param(4, "actions per random MDP", low=2)
+    n_mdps: int = param(100, "random MDPs per task", low=1)
 
+    def __post_init__(self) -> None:
+        self.models()  # the models' own checks, e.g. a finite temperature
 
-def _check_misspecification(params: dict[str, Any]) -> None:
-    _models(params)
+    def models(self) -> tuple[BehaviouralModel, BehaviouralModel]:
+        """(g, f): the model that generates the data and the model the learner inverts."""
+        truth = BehaviouralModel(self.true_model, self.temperature_true, self.gamma_true)
+        assumed = BehaviouralModel(self.assumed_model, self.temperature_assumed, self.gamma_assumed)
+        return truth, assumed
 
-
-def _plot_against(
-    axis: Any, frame: pd.DataFrame, x: pd.Series, label_columns: list[str], xlabel: str
-) -> None:
-    frame = frame.assign(_x=x)
-    groups = frame.groupby(label_columns) if label_columns else [((), frame)]
-    for key, group in groups:
-        by_x = group.groupby("_x")
-        label = " -> ".join(map(str, key if isinstance(key, tuple) else (key,)))
-        line = axis.plot(by_x["starc_worst"].mean(), "o-", label=f"worst found {label}".strip())[0]
-        axis.plot(
-            by_x["starc_supremum"].mean(),
-            "--",
-            color=line.get_color(),
-            label=f"supremum {label}".strip(),
-        )
-        axis.plot(by_x["starc_representative"].mean(), ":", color=line.get_color(), marker="x",
-                  label=f"representative {label}".strip())  # fmt: skip
-    axis.set(xlabel=xlabel, ylabel="STARC distance to the true reward", ylim=(-0.03, 1.03))
-    axis.set_xscale("symlog", linthresh=1e-3)
-    axis.set_xlim(left=-1e-4)
-    axis.legend(fontsize=7)
-
-
-def _plot_misspecification(
-    results: pd.DataFrame, trajectories: pd.DataFrame | None
-) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-
-    figures: dict[str, Any] = {}
-    pairs = ["true_model", "assumed_model"]
-    discount_error = (results["gamma_true"] - results["gamma_assumed"]).abs()
-    same_dynamics = results[results["tau_noise"] == 0]
-    if len(same_dynamics):
-        figure, axis = plt.subplots(figsize=(6, 4))
-        _plot_against(axis, same_dynamics, discount_error[same_dynamics.index], pairs,
-                      "|gamma_true - gamma_assumed|")  # fmt: skip
-        axis.set_title("Discount misspecification: worst case over the consistent set")
-        figure.tight_layout()
-        figures["irl_discount"] = figure
-    same_discount = results[discount_error < 1e-12]
-    if len(same_discount):
-        figure, axis = plt.subplots(figsize=(6, 4))
-        _plot_against(axis, same_discount, same_discount["tau_noise"], pairs, "tau noise")
-        axis.set_title("Dynamics misspecification: worst case over the consistent set")
-        figure.tight_layout()
-        figures["irl_dynamics"] = figure
-    exact = results[(discount_error < 1e-12) & (results["tau_noise"] == 0)]
-    if len(exact):
-        figure, axis = plt.subplots(figsize=(6, 4))
-        ratio = exact["temperature_assumed"] / exact["temperature_true"]
-        for key, group in exact.assign(_ratio=ratio).groupby(pairs):
-            by_ratio = group.groupby("_ratio")
-            axis.plot(by_ratio["starc_worst"].mean(), "o-", label=f"worst {key[0]} -> {key[1]}")
-            axis.plot(
-                by_ratio["regret_representative"].mean(), "x:", label=f"regret {key[0]} -> {key[1]}"
-            )
-        axis.set(xlabel="temperature_assumed / temperature_true", ylabel="distance / regret",
-                 xscale="log", ylim=(-0.03, 1.03),
-                 title="Temperature misspecification (right gamma and tau)")  # fmt: skip
-        axis.xaxis.set_minor_formatter(NullFormatter())
-        axis.legend(fontsize=7)
-        figure.tight_layout()
-        figures["irl_temperature"] = figure
-    return figures
+    def mdp_sampler(self) -> MDPSampler:
+        """Random ``n_states x n_actions`` MDPs (N(0, 1) rewards) with the true discount."""
+        return random_mdp_sampler(self.n_states, self.n_actions, discount=self.gamma_true)
 
 
 @scenario(
     name="irl-misspecification",
     description="IRL under a misspecified behavioural model: STARC distances of the consistent set.",
-    params=[
-        Param("true_model", str, "boltzmann", "model that generates the data", choices=MODEL_KINDS),
-        Param("assumed_model", str, "boltzmann", "model the learner inverts", choices=MODEL_KINDS),
-        Param("gamma_true", float, 0.9, "discount of the true model and MDP", **_DISCOUNT),
-        Param("gamma_assumed", float, 0.9, "discount the learner assumes", **_DISCOUNT),
-        Param(
-            "temperature_true",
-            float,
-            1.0,
-            "beta (Boltzmann) or alpha (MCE) of the truth",
-            low=0.0,
-            low_inclusive=False,
-        ),
-        Param(
-            "temperature_assumed",
-            float,
-            1.0,
-            "beta or alpha the learner assumes",
-            low=0.0,
-            low_inclusive=False,
-        ),
-        Param(
-            "tau_noise",
-            float,
-            0.0,
-            "assumed dynamics (1 - noise) tau + noise tau_random",
-            low=0.0,
-            high=1.0,
-        ),
-        Param("n_states", int, 32, "states per random MDP", low=2),
-        Param("n_actions", int, 4, "actions per random MDP", low=2),
-        Param("n_mdps", int, 100, "random MDPs per task", low=1),
-    ],  # fmt: skip
-    plot=_plot_misspecification,
+    params=MisspecificationArgs,
+    plot=plot_misspecification,
     grid={
         "gamma_assumed": [0.9, 0.8999, 0.899, 0.89, 0.8, 0.6],
         "tau_noise": [0.0, 0.001, 0.01, 0.1],
@@ -159,102 +101,79 @@ def _plot_misspecification(
         "n_mdps": 5,
     },
     seeds=3,
-    check=_check_misspecification,
 )
-def irl_misspecification(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
+def irl_misspecification(args: MisspecificationArgs, rng: np.random.Generator) -> dict[str, float]:
     """Run the harness: per task the mean over MDPs, and the worst case over MDPs for starc_worst."""
-    truth, assumed = _models(params)
+    truth, assumed = args.models()
     report = evaluate_robustness(
         truth,
         assumed,
-        random_mdp_sampler(params["n_states"], params["n_actions"], discount=params["gamma_true"]),
-        params["n_mdps"],
-        epsilon=0.05,
+        args.mdp_sampler(),
+        args.n_mdps,
+        epsilon=_EPSILON,
         rng=rng,
-        transition_noise=params["tau_noise"],
+        transition_noise=args.tau_noise,
     )
     return report.metrics()
 
 
-def _check_perturbation(params: dict[str, Any]) -> None:
-    BehaviouralModel(params["model"], params["temperature"], params["gamma"])
+@dataclass(frozen=True)
+class PerturbationArgs:
+    """Parameters of ``irl-perturbation``: the perturbation delta, the reward scale, the model
+    (both true and assumed) and the random MDPs."""
 
+    delta: float = param(
+        0.01,
+        "max-state total variation of the perturbation",
+        low=0.0,
+        high=1.0,
+        low_inclusive=False,
+    )
+    scale: float = param(
+        1.0,
+        "scale of the true rewards (smaller: nearer-uniform policies)",
+        low=0.0,
+        low_inclusive=False,
+    )
+    model: Literal["boltzmann", "mce"] = param("boltzmann", "behavioural model (true and assumed)")
+    temperature: float = _temperature(1.0, "beta or alpha")
+    gamma: float = _discount(0.9, "discount")
+    n_states: int = param(16, "states per random MDP", low=2)
+    n_actions: int = param(4, "actions per random MDP", low=2)
+    n_mdps: int = param(50, "random MDPs per task", low=1)
 
-def _plot_perturbation(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
+    def __post_init__(self) -> None:
+        self.behavioural_model()  # the model's own checks, e.g. a finite temperature
 
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for (model, scale), group in results.groupby(["model", "scale"]):
-        by_delta = group.groupby("delta")
-        axis.plot(by_delta["starc_worst"].mean(), "o-", label=f"{model}, reward scale {scale:g}")
-    by_delta = results.groupby("delta")
-    axis.plot(by_delta["starc_scaling"].mean(), "k--", label="scaling construction d(cR, -cR)")
-    axis.set(xlabel="delta (max-state total variation of the data perturbation)",
-             ylabel="worst STARC distance to the truth", xscale="log", ylim=(-0.03, 1.03),
-             title="Policy perturbation: continuous models are not robust")  # fmt: skip
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    return {"irl_perturbation": figure}
+    def behavioural_model(self) -> BehaviouralModel:
+        """The model that both generates the data and is inverted."""
+        return BehaviouralModel(self.model, self.temperature, self.gamma)
+
+    def mdp_sampler(self) -> MDPSampler:
+        """Random ``n_states x n_actions`` MDPs with N(0, scale^2) rewards."""
+        return random_mdp_sampler(
+            self.n_states, self.n_actions, reward_scale=self.scale, discount=self.gamma
+        )
 
 
 @scenario(
     name="irl-perturbation",
     description="IRL from a policy perturbed by delta: distances, and the scaling construction.",
-    params=[
-        Param(
-            "delta",
-            float,
-            0.01,
-            "max-state total variation of the perturbation",
-            low=0.0,
-            high=1.0,
-            low_inclusive=False,
-        ),
-        Param(
-            "scale",
-            float,
-            1.0,
-            "scale of the true rewards (smaller: nearer-uniform policies)",
-            low=0.0,
-            low_inclusive=False,
-        ),
-        Param(
-            "model",
-            str,
-            "boltzmann",
-            "behavioural model (true and assumed)",
-            choices=("boltzmann", "mce"),
-        ),
-        Param("temperature", float, 1.0, "beta or alpha", low=0.0, low_inclusive=False),
-        Param("gamma", float, 0.9, "discount", **_DISCOUNT),
-        Param("n_states", int, 16, "states per random MDP", low=2),
-        Param("n_actions", int, 4, "actions per random MDP", low=2),
-        Param("n_mdps", int, 50, "random MDPs per task", low=1),
-    ],  # fmt: skip
-    plot=_plot_perturbation,
+    params=PerturbationArgs,
+    plot=plot_perturbation,
     grid={"delta": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3], "scale": [0.01, 0.1, 1.0, 10.0]},
     quick={"delta": [0.01, 0.1], "scale": [0.01, 1.0], "n_states": 8, "n_actions": 3, "n_mdps": 5},
     seeds=3,
-    check=_check_perturbation,
 )
-def irl_perturbation(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
+def irl_perturbation(args: PerturbationArgs, rng: np.random.Generator) -> dict[str, float]:
     """Distances after a delta-perturbation of the data, and the scaling construction's pair."""
-    model = BehaviouralModel(params["model"], params["temperature"], params["gamma"])
-    base = random_mdp_sampler(params["n_states"], params["n_actions"], discount=params["gamma"])
-
-    def sample(generator: np.random.Generator) -> Any:
-        mdp = base(generator)
-        return type(mdp)(
-            mdp.transition, params["scale"] * mdp.reward, mdp.initial_distribution, mdp.discount
-        )
-
+    model = args.behavioural_model()
+    sample_mdp = args.mdp_sampler()
     report = evaluate_robustness(
-        model, model, sample, params["n_mdps"], 0.05, rng, policy_perturbation=params["delta"]
+        model, model, sample_mdp, args.n_mdps, _EPSILON, rng, policy_perturbation=args.delta
     )
-    example_mdp = sample(rng)
-    example = scaling_counterexample(
-        model, example_mdp.transition, example_mdp.reward, params["delta"]
-    )
+    example_mdp = sample_mdp(rng)
+    example = scaling_counterexample(model, example_mdp.transition, example_mdp.reward, args.delta)
     metrics = report.metrics()
     return {
         "starc_representative": metrics["starc_representative"],
@@ -266,81 +185,59 @@ def irl_perturbation(params: dict[str, Any], rng: np.random.Generator) -> dict[s
     }
 
 
-def _plot_wrong_discount(
-    results: pd.DataFrame, trajectories: pd.DataFrame | None
-) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
+@dataclass(frozen=True)
+class WrongDiscountArgs:
+    """Parameters of ``irl-mce-wrong-discount``: the demonstrator's and the learner's discounts,
+    their common MCE temperature, the environment and the true state-only reward."""
 
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for key, group in results.groupby(["environment", "state_reward", "gamma_true"]):
-        by_gamma = group.groupby("gamma_assumed")
-        label = f"{key[0]}, {key[1]} reward, gamma_true={key[2]:g}"
-        line = axis.plot(by_gamma["starc"].mean(), "o-", label=f"STARC: {label}")[0]
-        axis.plot(by_gamma["regret"].mean(), "x:", color=line.get_color(), label=f"regret: {label}")
-        axis.axvline(key[2], color="grey", alpha=0.3)
-    axis.set(xlabel="gamma_assumed", ylabel="STARC distance / normalised regret",
-             title="MCE-IRL, state-only reward, wrong discount")  # fmt: skip
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    return {"irl_mce_wrong_discount": figure}
-
-
-def _wrong_discount_task_mdp(params: dict[str, Any], rng: np.random.Generator) -> Any:
-    """The MDP and true state-only reward of one repetition."""
-    from seqrl.envs.irl_tabular_mdp import (
-        gridworld_mdp,  # imports gymnasium: keep `seqrl list` fast
+    gamma_true: float = _discount(0.9, "discount of the demonstrator")
+    gamma_assumed: float = _discount(0.9, "discount of the learner")
+    temperature: float = _temperature(1.0, "alpha of the MCE demonstrator and learner")
+    environment: Literal["gridworld", "random"] = param(
+        "gridworld", "gridworld (slip) or random (Dirichlet) MDPs"
     )
+    state_reward: Literal["goal", "gaussian"] = param(
+        "goal", "true reward: +1 in one random state, or N(0, 1) per state"
+    )
+    grid_size: int = param(4, "gridworld side length", low=2)
+    slip_probability: float = param(0.1, "gridworld slip probability", low=0.0, high=1.0)
+    n_states: int = param(16, "states per random MDP", low=2)
+    n_actions: int = param(4, "actions per random MDP", low=2)
+    n_mdps: int = param(10, "repetitions (random goal / reward / MDP) per task", low=1)
 
-    if params["environment"] == "gridworld":
-        side = params["grid_size"]
-        mdp = gridworld_mdp(side, side, params["slip_probability"], discount=params["gamma_true"])
-    else:
-        mdp = random_mdp(
-            rng, params["n_states"], params["n_actions"], discount=params["gamma_true"]
+    def __post_init__(self) -> None:
+        self.models()  # the models' own checks, e.g. a finite temperature
+
+    def models(self) -> tuple[BehaviouralModel, BehaviouralModel]:
+        """The MCE demonstrator (true discount) and the MCE learner (assumed discount)."""
+        truth = BehaviouralModel("mce", self.temperature, self.gamma_true)
+        assumed = BehaviouralModel("mce", self.temperature, self.gamma_assumed)
+        return truth, assumed
+
+    def sample_task(self, rng: np.random.Generator) -> tuple[TabularMDP, np.ndarray]:
+        """The MDP (true discount) and true reward ``R[s, a, s'] = r(s)`` of one repetition."""
+        from seqrl.envs.irl_tabular_mdp import (
+            gridworld_mdp,  # imports gymnasium: keep `seqrl list` fast
         )
-    if params["state_reward"] == "goal":
-        state_reward = np.zeros(mdp.n_states)
-        state_reward[rng.integers(mdp.n_states)] = 1.0
-    else:
-        state_reward = rng.normal(size=mdp.n_states)
-    return mdp, np.broadcast_to(state_reward[:, None, None], mdp.transition.shape)
+
+        if self.environment == "gridworld":
+            side = self.grid_size
+            mdp = gridworld_mdp(side, side, self.slip_probability, discount=self.gamma_true)
+        else:
+            mdp = random_mdp(rng, self.n_states, self.n_actions, discount=self.gamma_true)
+        if self.state_reward == "goal":
+            state_reward = np.zeros(mdp.n_states)
+            state_reward[rng.integers(mdp.n_states)] = 1.0
+        else:
+            state_reward = rng.normal(size=mdp.n_states)
+        return mdp, np.broadcast_to(state_reward[:, None, None], mdp.transition.shape)
 
 
 @scenario(
     name="irl-mce-wrong-discount",
     description="MCE-IRL of a state-only reward from exact occupancies under a wrong discount.",
-    params=[
-        Param("gamma_true", float, 0.9, "discount of the demonstrator", **_DISCOUNT),
-        Param("gamma_assumed", float, 0.9, "discount of the learner", **_DISCOUNT),
-        Param(
-            "temperature",
-            float,
-            1.0,
-            "alpha of the MCE demonstrator and learner",
-            low=0.0,
-            low_inclusive=False,
-        ),
-        Param(
-            "environment",
-            str,
-            "gridworld",
-            "gridworld (slip) or random (Dirichlet) MDPs",
-            choices=("gridworld", "random"),
-        ),
-        Param(
-            "state_reward",
-            str,
-            "goal",
-            "true reward: +1 in one random state, or N(0, 1) per state",
-            choices=("goal", "gaussian"),
-        ),
-        Param("grid_size", int, 4, "gridworld side length", low=2),
-        Param("slip_probability", float, 0.1, "gridworld slip probability", low=0.0, high=1.0),
-        Param("n_states", int, 16, "states per random MDP", low=2),
-        Param("n_actions", int, 4, "actions per random MDP", low=2),
-        Param("n_mdps", int, 10, "repetitions (random goal / reward / MDP) per task", low=1),
-    ],  # fmt: skip
-    plot=_plot_wrong_discount,
+    params=WrongDiscountArgs,
+    plot=plot_wrong_discount,
     grid={
         "gamma_assumed": [0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97],
         "state_reward": ["goal", "gaussian"],
@@ -348,15 +245,14 @@ def _wrong_discount_task_mdp(params: dict[str, Any], rng: np.random.Generator) -
     quick={"gamma_assumed": [0.7, 0.9], "grid_size": 3, "n_mdps": 2},
     seeds=3,
 )
-def irl_mce_wrong_discount(params: dict[str, Any], rng: np.random.Generator) -> TaskOutput:
+def irl_mce_wrong_discount(args: WrongDiscountArgs, rng: np.random.Generator) -> TaskOutput:
     """Fit by occupancy matching with the assumed discount; measure in the true MDP."""
     from seqrl.agents.irl_mce import mce_irl  # imports scipy.optimize: keep `seqrl list` fast
 
-    truth = BehaviouralModel("mce", params["temperature"], params["gamma_true"])
-    assumed = BehaviouralModel("mce", params["temperature"], params["gamma_assumed"])
+    truth, assumed = args.models()
     distances, regrets, gaps = [], [], []
-    for _ in range(params["n_mdps"]):
-        mdp, reward = _wrong_discount_task_mdp(params, rng)
+    for _ in range(args.n_mdps):
+        mdp, reward = args.sample_task(rng)
         policy = behaviour_policy(truth, mdp.transition, reward)
         occupancy = discounted_occupancy(
             mdp.transition, mdp.initial_distribution, assumed.discount, policy
@@ -381,6 +277,6 @@ def irl_mce_wrong_discount(params: dict[str, Any], rng: np.random.Generator) -> 
             "feature_gap": float(np.max(gaps)),
         },
         trajectories=pd.DataFrame(
-            {"mdp": np.arange(params["n_mdps"]), "starc": distances, "regret": regrets}
+            {"mdp": np.arange(args.n_mdps), "starc": distances, "regret": regrets}
         ),
     )

@@ -1,9 +1,10 @@
-"""Tabular MDP environments: registration, check_env, model exposure and dynamics."""
+"""Tabular MDP environments: registration, check_env, model exposure, dynamics and time limits."""
 
 import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from gymnasium.wrappers import TimeLimit
 
 import seqrl.envs  # noqa: F401  (registers the ids)
 from seqrl.envs.irl_tabular_mdp import GridworldEnv, TabularMDPEnv, gridworld_mdp
@@ -24,6 +25,7 @@ from seqrl.mechanisms.irl_mdp import random_mdp
 def test_registered_envs_pass_check_env_and_expose_their_model(env_id, kwargs):
     env = gymnasium.make(env_id, **kwargs)
     check_env(env.unwrapped, skip_render_check=True)
+    assert isinstance(env, TimeLimit)  # the registered limit, not the env, truncates
     model = env.unwrapped
     n_states = model.observation_space.n
     assert model.transition.shape == (n_states, model.action_space.n, n_states)
@@ -49,15 +51,15 @@ def test_bad_tensors_are_refused_with_clear_errors():
 
 def test_empirical_transitions_match_the_tensor():
     mdp = random_mdp(np.random.default_rng(0), 4, 2)
-    env = TabularMDPEnv(mdp=mdp, max_episode_steps=10_000)
+    env = TabularMDPEnv(mdp=mdp)
     state, _ = env.reset(seed=1)
     counts = np.zeros(mdp.transition.shape)
     rng = np.random.default_rng(2)
-    for _ in range(20_000):
+    for _ in range(20_000):  # one episode: the raw env is continuing, it never ends by itself
         action = int(rng.integers(2))
         next_state, reward, terminated, truncated, _ = env.step(action)
         assert reward == mdp.reward[state, action, next_state]
-        assert not terminated
+        assert not terminated and not truncated
         counts[state, action, next_state] += 1
         state = next_state
     totals = counts.sum(-1, keepdims=True)
@@ -66,16 +68,32 @@ def test_empirical_transitions_match_the_tensor():
     assert np.all(np.abs(frequency - mdp.transition) < 5 * standard_error + 1e-12)
 
 
-def test_seeding_is_reproducible_and_episodes_truncate():
+def _steps_until_truncated(env: gymnasium.Env, limit: int = 1_000) -> int:
+    env.reset(seed=0)
+    for step in range(1, limit + 1):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        assert not terminated
+        if truncated:
+            return step
+    return limit + 1
+
+
+@pytest.mark.parametrize("env_id", ["seqrl/RandomMDP-v0", "seqrl/Gridworld-v0"])
+def test_gymnasium_time_limit_truncates_and_the_raw_env_does_not(env_id):
+    assert _steps_until_truncated(gymnasium.make(env_id)) == 100  # the registered limit
+    assert _steps_until_truncated(gymnasium.make(env_id, max_episode_steps=7)) == 7
+    assert _steps_until_truncated(gymnasium.make(env_id).unwrapped) == 1_001  # never
+
+
+def test_seeding_is_reproducible():
     first, second = (gymnasium.make("seqrl/RandomMDP-v0", max_episode_steps=5) for _ in range(2))
     observations = []
     for env in (first, second):
         state, _ = env.reset(seed=3)
         trace = [int(state)]
         for step in range(5):
-            state, _, _, truncated, _ = env.step(step % 4)
+            state, _, _, _, _ = env.step(step % 4)
             trace.append(int(state))
-        assert truncated
         observations.append(trace)
     assert observations[0] == observations[1]
 
@@ -95,10 +113,18 @@ def test_env_rollouts_agree_with_the_exact_occupancy():
     from seqrl.mechanisms.irl_behaviour import BehaviouralModel, behaviour_policy
     from seqrl.mechanisms.irl_mdp import discounted_occupancy
 
-    env = GridworldEnv(width=3, height=2, slip_probability=0.2, discount=0.7, max_episode_steps=30)
-    policy = behaviour_policy(BehaviouralModel("mce", 0.5, 0.7), env.transition, env.reward)
-    rng = np.random.default_rng(0)
     n_episodes, horizon = 600, 30
+    env = gymnasium.make(
+        "seqrl/Gridworld-v0",
+        width=3,
+        height=2,
+        slip_probability=0.2,
+        discount=0.7,
+        max_episode_steps=horizon,
+    )
+    model = env.unwrapped
+    policy = behaviour_policy(BehaviouralModel("mce", 0.5, 0.7), model.transition, model.reward)
+    rng = np.random.default_rng(0)
     states = np.zeros((n_episodes, horizon), dtype=np.int64)
     actions = np.zeros((n_episodes, horizon), dtype=np.int64)
     for episode in range(n_episodes):
@@ -107,8 +133,8 @@ def test_env_rollouts_agree_with_the_exact_occupancy():
             action = int(rng.choice(4, p=policy[state]))
             states[episode, step], actions[episode, step] = state, action
             state, _, _, truncated, _ = env.step(action)
-        assert truncated
-    exact = discounted_occupancy(env.transition, env.initial_distribution, 0.7, policy)
+            assert truncated == (step == horizon - 1)
+    exact = discounted_occupancy(model.transition, model.initial_distribution, 0.7, policy)
     per_episode = np.stack(
         [
             demonstration_occupancy(states[i : i + 1], actions[i : i + 1], 6, 4, 0.7)
