@@ -83,8 +83,9 @@ def collect_demos(
     """Roll out a scripted expert and keep successful episodes of exactly the horizon's length.
 
     Args:
-        env: A fixed-horizon env with ``info["success"]`` (and optionally
-            ``info["full_observation"]``, which the expert then sees).
+        env: A fixed-horizon env whose episodes end at the horizon (System 3's envs: wrapped in
+            Gymnasium's TimeLimit, e.g. by ``with_time_limit``), with ``info["success"]`` (and
+            optionally ``info["full_observation"]``, which the expert then sees).
         expert: Maps a full observation to an action.
         horizon: Required episode length in agent steps; other lengths are discarded.
         n_demos: Demos to keep.

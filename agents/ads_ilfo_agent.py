@@ -21,11 +21,15 @@ from typing import Any
 
 import gymnasium
 import numpy as np
+from gymnasium import spaces
 from stable_baselines3 import DDPG, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.noise import NormalActionNoise
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from seqrl.mechanisms.ads_discount_scheduling import (
@@ -101,7 +105,12 @@ def set_discount(model: BaseAlgorithm, gamma: float) -> list[str]:
     SAC / TD3 / DDPG read ``model.gamma`` on every gradient step; an n-step replay buffer keeps
     its own ``gamma`` (and ``replay_buffer_kwargs`` keeps the value a rebuilt buffer would get);
     on-policy algorithms copy it into their rollout buffer.
+
+    Raises:
+        TypeError: ``model`` is neither an off-policy nor an on-policy SB3 algorithm.
     """
+    if not isinstance(model, OffPolicyAlgorithm | OnPolicyAlgorithm):
+        raise TypeError(f"model must be an SB3 RL algorithm, got {type(model).__name__}")
     written = ["model.gamma"]
     model.gamma = float(gamma)
     buffer_kwargs = getattr(model, "replay_buffer_kwargs", None)
@@ -162,20 +171,29 @@ class OTRelabelCallback(BaseCallback):
         self.episode_returns: list[float] = []
         self._start = 0
 
+    def _replay_buffer(self) -> ReplayBuffer:
+        if not isinstance(self.model, OffPolicyAlgorithm) or self.model.replay_buffer is None:
+            raise TypeError(
+                f"OT relabelling needs an off-policy learner with a replay buffer, got "
+                f"{type(self.model).__name__}"
+            )
+        return self.model.replay_buffer
+
     def _on_training_start(self) -> None:
         if self.training_env.num_envs != 1:
             raise ValueError(
                 f"n_envs must be 1 for OT relabelling, got {self.training_env.num_envs}"
             )
+        self._replay_buffer()  # fail before the first rollout, not after it
 
     def _on_rollout_start(self) -> None:
-        self._start = self.model.replay_buffer.pos
+        self._start = self._replay_buffer().pos
 
     def _on_step(self) -> bool:
         return True
 
     def _on_rollout_end(self) -> None:
-        buffer = self.model.replay_buffer
+        buffer = self._replay_buffer()
         count = (buffer.pos - self._start) % buffer.buffer_size
         if count == 0:
             return
@@ -291,17 +309,20 @@ class DiscountScheduleCallback(BaseCallback):
     def current_discount(self) -> float:
         """The discount the schedule prescribes now."""
         if self.schedule == "fixed":
-            return self.fixed_gamma
+            return float(self.fixed_gamma)
         if self.schedule == "linear":
-            start = discount_from_progress(
-                self.progress_params.initial_progress, self.discount_params
+            start = float(
+                discount_from_progress(self.progress_params.initial_progress, self.discount_params)
             )
-            end = discount_from_progress(self.progress_params.horizon, self.discount_params)
+            end = float(discount_from_progress(self.progress_params.horizon, self.discount_params))
             return float(linear_discount(self.num_timesteps, self.linear_steps, start, end))
         return float(discount_from_progress(self.progress, self.discount_params))
 
-    def _apply(self) -> None:
-        set_discount(self.model, self.current_discount())
+    def _apply(self) -> float:
+        """Write the prescribed discount into the model; return it."""
+        gamma = self.current_discount()
+        set_discount(self.model, gamma)
+        return gamma
 
     def _on_training_start(self) -> None:
         self._apply()
@@ -327,12 +348,12 @@ class DiscountScheduleCallback(BaseCallback):
         costs = self.rewarder.costs(observations)
         costs = costs.reshape(-1, *costs.shape[-2:])
         self.progress = update_progress(self.progress, costs, self.reference, self.progress_params)
-        self._apply()
+        gamma = self._apply()
         self._last_eval_step = self.num_timesteps
         row = {
             "step": float(self.num_timesteps),
             "success_rate": float(successes.mean()),
-            "gamma": float(self.model.gamma),
+            "gamma": gamma,
             "progress": float(self.progress),
         }
         self.history.append(row)
@@ -381,12 +402,14 @@ class ImitationFromObservationAgent:
         if self.config.algorithm == "SAC":
             kwargs["ent_coef"] = self.config.ent_coef
         else:
+            if not isinstance(env.action_space, spaces.Box):
+                raise ValueError(f"TD3 and DDPG need a Box action space, got {env.action_space}")
             size = env.action_space.shape[0]
             kwargs["action_noise"] = NormalActionNoise(
                 np.zeros(size), self.config.action_noise_std * np.ones(size)
             )
         if self.config.n_steps > 1:
-            if "n_steps" not in inspect.signature(algorithm.__init__).parameters:
+            if "n_steps" not in inspect.signature(algorithm).parameters:
                 raise ValueError("n_steps > 1 needs stable-baselines3 >= 2.7")
             kwargs["n_steps"] = self.config.n_steps
         self.model = algorithm("MlpPolicy", env, **kwargs)

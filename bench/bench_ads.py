@@ -34,7 +34,11 @@ from seqrl.agents.ads_ilfo_agent import (  # noqa: E402
     ImitationFromObservationAgent,
     LearnerConfig,
 )
-from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert  # noqa: E402
+from seqrl.envs.ads_fetch_deliver import (  # noqa: E402
+    FetchDeliverEnv,
+    fetch_deliver_expert,
+    with_time_limit,
+)
 from seqrl.mechanisms.ads_discount_scheduling import ProgressParams  # noqa: E402
 from seqrl.mechanisms.ads_ot_reward import OTRewardParams, transport_plans  # noqa: E402
 
@@ -85,7 +89,7 @@ def main() -> None:
         from seqrl.envs.ads_metaworld import MetaWorldImitationEnv, scripted_expert
 
         def make_env():
-            return MetaWorldImitationEnv("basketball-v3")
+            return with_time_limit(MetaWorldImitationEnv("basketball-v3"))
 
         expert, net_arch, eval_freq, eval_episodes = (
             scripted_expert("basketball-v3"),
@@ -96,10 +100,10 @@ def main() -> None:
     else:
 
         def make_env():
-            return FetchDeliverEnv()
+            return with_time_limit(FetchDeliverEnv())
 
         expert, net_arch, eval_freq, eval_episodes = fetch_deliver_expert, (64, 64), 500, 10
-    horizon = make_env().horizon
+    horizon = make_env().get_wrapper_attr("horizon")
     demos = collect_demos(make_env(), expert, horizon, 10, np.random.default_rng(0)).observations
     config = LearnerConfig(net_arch=net_arch, learning_starts=500, device="cpu")
 
@@ -158,6 +162,7 @@ def main() -> None:
         "SAC + OT relabelling + ADS": lambda: ilfo(True),
     }
     plain_sac()  # warm-up: the first SB3 model pays torch's lazy imports (several seconds)
+    transport_plans(np.ones((1, 2, 2)), OTRewardParams())  # and the first OT reward POT's (~5 s)
     wall: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     train: dict[str, list[float]] = {name: [] for name in runs}

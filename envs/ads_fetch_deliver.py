@@ -1,4 +1,10 @@
-"""FetchDeliver: a cheap progress-dependent task for imitation from observation (System 3)."""
+"""FetchDeliver: a cheap progress-dependent task for imitation from observation (System 3).
+
+System 3's envs have a fixed horizon: every episode lasts exactly ``horizon`` agent steps (what the
+demos, the OT reward and the progress recognizer assume). Gymnasium's ``TimeLimit`` cuts the
+episodes, not the envs: ``gymnasium.make`` adds it at the registered ``max_episode_steps``, and
+code that builds an env itself wraps it with :func:`with_time_limit`.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ from typing import Any
 import gymnasium
 import numpy as np
 from gymnasium import spaces
+from gymnasium.wrappers import TimeLimit
 
 DEFAULT_SPEED = 0.25
+ENV_ID = "seqrl/FetchDeliver-v0"
 
 
 class FetchDeliverEnv(gymnasium.Env):
@@ -46,8 +54,12 @@ class FetchDeliverEnv(gymnasium.Env):
     ``observe_object``, uniform in ``[0.3, 0.7] x [-0.7, -0.3]``.
 
     ## Episode End
-    Truncated after ``horizon`` steps; never terminated, so every episode has exactly ``horizon``
-    steps. ``info["success"]`` is true once the object has been delivered (it stays delivered).
+    Never terminated; truncated after ``horizon`` steps by Gymnasium's ``TimeLimit``, not by the
+    env: ``gymnasium.make("seqrl/FetchDeliver-v0")`` adds it at the registered 24 steps (the
+    default horizon), and ``with_time_limit(FetchDeliverEnv(horizon=...))`` at any horizon. Every
+    episode thus has exactly ``horizon`` steps; a step past the horizon without a reset raises
+    RuntimeError. ``info["success"]`` is true once the object has been delivered (it stays
+    delivered).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -84,11 +96,11 @@ class FetchDeliverEnv(gymnasium.Env):
         self.grasp_radius = grasp_radius
         self.goal_radius = goal_radius
         self.observe_object = observe_object
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self.action_space: spaces.Box = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         # Observed entries of the state (agent x, y, object x, y, carried).
         self._observed = slice(None) if observe_object else [0, 1, 4]
         low, high = np.array([-1, -1, -1, -1, 0]), np.ones(5)
-        self.observation_space = spaces.Box(
+        self.observation_space: spaces.Box = spaces.Box(
             low=low[self._observed].astype(np.float32),
             high=high[self._observed].astype(np.float32),
             dtype=np.float32,
@@ -128,6 +140,12 @@ class FetchDeliverEnv(gymnasium.Env):
         return self._observation(), self._info()
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._steps >= self.horizon:
+            raise RuntimeError(
+                f"FetchDeliver stepped past its horizon of {self.horizon} steps without a reset: "
+                "wrap it with with_time_limit(env) so that TimeLimit ends the episodes there "
+                "(with gymnasium.make, do not override max_episode_steps)"
+            )
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         self._agent = np.clip(self._agent + self.speed * action, -1.0, 1.0)
         if not self._carried and not self._delivered:
@@ -140,8 +158,7 @@ class FetchDeliverEnv(gymnasium.Env):
                 self._delivered = True
         self._steps += 1
         reward = float(self._delivered)
-        truncated = self._steps >= self.horizon
-        return self._observation(), reward, False, truncated, self._info()
+        return self._observation(), reward, False, False, self._info()
 
 
 def fetch_deliver_expert(
@@ -165,3 +182,32 @@ def fetch_deliver_expert(
         target = goal
     direction = (target - agent) / speed
     return np.clip(direction, -1.0, 1.0).astype(np.float32)
+
+
+def with_time_limit(env: gymnasium.Env) -> TimeLimit:
+    """Wrap one of System 3's fixed-horizon envs in Gymnasium's ``TimeLimit`` at its own horizon.
+
+    The one way code that builds a FetchDeliverEnv or MetaWorldImitationEnv itself (scenarios,
+    demos, tests, benchmarks) gets episodes of exactly ``env.horizon`` steps.
+    """
+    return TimeLimit(env, max_episode_steps=env.get_wrapper_attr("horizon"))
+
+
+def make_registered(**kwargs: Any) -> FetchDeliverEnv:
+    """Entry point of ``seqrl/FetchDeliver-v0``; ``gymnasium.make`` adds the TimeLimit.
+
+    ``gymnasium.make`` does not tell the env its ``max_episode_steps``, so a ``horizon`` other than
+    the registered one would be cut silently at the registered length; it is refused instead.
+
+    Raises:
+        ValueError: ``horizon`` disagrees with the id's registered ``max_episode_steps``.
+    """
+    env = FetchDeliverEnv(**kwargs)
+    max_episode_steps = gymnasium.spec(ENV_ID).max_episode_steps
+    if max_episode_steps is not None and env.horizon != max_episode_steps:
+        raise ValueError(
+            f"horizon={env.horizon} disagrees with max_episode_steps={max_episode_steps} of "
+            f"{ENV_ID}, whose TimeLimit would cut every episode at {max_episode_steps} steps; "
+            f"for another horizon use with_time_limit(FetchDeliverEnv(horizon={env.horizon}))"
+        )
+    return env

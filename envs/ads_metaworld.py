@@ -1,13 +1,30 @@
-"""Meta-World v3 tasks for imitation from observation (System 3): fixed horizon, goal masked."""
+"""Meta-World v3 tasks for imitation from observation (System 3): fixed horizon, goal masked.
+
+Registration: ``seqrl/MetaWorldImitation-v0`` has no registered ``max_episode_steps``, because the
+horizon depends on the task (the paper's 175 or 125 simulator steps) and on ``action_repeat``:
+one registered length would disagree with most tasks, and ``gymnasium.make`` cannot tell the env
+the length it registered. Its entry point, :func:`make_time_limited`, applies Gymnasium's
+``TimeLimit`` at the env's own horizon instead, so that ``gymnasium.make(..., task=...)`` ends
+every episode after exactly ``horizon`` agent steps whatever the task. (Set the length with
+``horizon=``, not with ``gymnasium.make``'s ``max_episode_steps``.)
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
+from gymnasium.wrappers import TimeLimit
+
+from seqrl.envs.ads_fetch_deliver import with_time_limit
+
+if TYPE_CHECKING:
+    from metaworld.policies.policy import Policy
+    from metaworld.sawyer_xyz_env import SawyerXYZEnv
 
 #: Episode lengths in simulator steps used by the ADS paper (Liu et al., 2024, appendix).
 PAPER_ENV_STEPS = {
@@ -53,8 +70,11 @@ class MetaWorldImitationEnv(gymnasium.Env):
     Meta-World's reset of the task, with positions sampled when ``randomize`` is true.
 
     ## Episode End
-    Truncated after ``horizon`` agent steps, never terminated. ``info["success"]`` is Meta-World's
-    success flag after the agent step (true if any repeated step succeeded).
+    Never terminated; truncated after ``horizon`` agent steps by Gymnasium's ``TimeLimit``, not by
+    the env (``gymnasium.make("seqrl/MetaWorldImitation-v0", task=...)`` or
+    ``with_time_limit(MetaWorldImitationEnv(...))``). A step past the horizon without a reset
+    raises Meta-World's ValueError. ``info["success"]`` is Meta-World's success flag after the
+    agent step (true if any repeated step succeeded).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -99,20 +119,23 @@ class MetaWorldImitationEnv(gymnasium.Env):
         self.horizon = horizon
         self.action_repeat = action_repeat
         self.randomize = randomize
-        self._env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[key](seed=0)
+        # The goal-observable classes Meta-World generates take a seed (their declared base
+        # class, SawyerXYZEnv, does not).
+        env_class: Callable[..., SawyerXYZEnv] = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[key]
+        self._env = env_class(seed=0)
         self._env.max_path_length = horizon * action_repeat
         self._env.seeded_rand_vec = True
         self._env._freeze_rand_vec = not randomize
         full_space = self._env.observation_space
+        assert isinstance(full_space, spaces.Box)
         self._low = np.asarray(full_space.low, dtype=np.float64)
         self._high = np.asarray(full_space.high, dtype=np.float64)
-        self.observation_space = spaces.Box(
+        self.observation_space: spaces.Box = spaces.Box(
             low=self._low[:-GOAL_DIMS].astype(np.float32),
             high=self._high[:-GOAL_DIMS].astype(np.float32),
             dtype=np.float32,
         )
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
-        self._steps = 0
+        self.action_space: spaces.Box = spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
 
     def _split(self, full: np.ndarray, info: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
         info = {**info, "full_observation": np.asarray(full, dtype=np.float64)}
@@ -125,7 +148,6 @@ class MetaWorldImitationEnv(gymnasium.Env):
         super().reset(seed=seed)
         if seed is not None:
             self._env.seed(int(self.np_random.integers(2**31 - 1)))
-        self._steps = 0
         full, info = self._env.reset()
         return self._split(full, {**info, "success": False})
 
@@ -137,12 +159,20 @@ class MetaWorldImitationEnv(gymnasium.Env):
             full, reward, _, _, info = self._env.step(action)
             total_reward += float(reward)
             success = success or bool(info.get("success", 0.0))
-        self._steps += 1
         observation, info = self._split(full, {**info, "success": success})
-        return observation, total_reward, False, self._steps >= self.horizon, info
+        return observation, total_reward, False, False, info
 
     def close(self) -> None:
         self._env.close()
+
+
+def make_time_limited(**kwargs: Any) -> TimeLimit:
+    """Entry point of ``seqrl/MetaWorldImitation-v0``: the env in a TimeLimit at its own horizon.
+
+    Args:
+        **kwargs: Those of :class:`MetaWorldImitationEnv`.
+    """
+    return with_time_limit(MetaWorldImitationEnv(**kwargs))
 
 
 def scripted_expert(task: str) -> Any:
@@ -155,7 +185,9 @@ def scripted_expert(task: str) -> Any:
 
     if task not in ENV_POLICY_MAP:
         raise ValueError(f"task must have a Meta-World scripted policy, got {task!r}")
-    policy = ENV_POLICY_MAP[task]()
+    # Each entry is a concrete policy class (the map is typed with their abstract base).
+    policy_class: Callable[[], Policy] = ENV_POLICY_MAP[task]
+    policy = policy_class()
 
     def act(full_observation: np.ndarray) -> np.ndarray:
         return np.clip(policy.get_action(full_observation), -1.0, 1.0).astype(np.float32)

@@ -15,11 +15,15 @@ more than ``p`` steps ahead are discounted below ``alpha``.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-SCHEDULES = ("ads", "fixed", "linear")
+Schedule = Literal["ads", "fixed", "linear"]
+"""Discount schedules: ADS (from the recognizer's progress), a fixed discount, or a linear ramp."""
+SCHEDULES: tuple[Schedule, ...] = typing.get_args(Schedule)
 
 
 @dataclass(frozen=True)

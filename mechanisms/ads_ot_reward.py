@@ -15,13 +15,18 @@ is largest is kept. ``scale`` is fixed once, after the first episode:
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-import torch
-from ot.batch import solve_batch
 
-COST_METRICS = ("cosine", "euclidean")
+# torch and POT (the "ads" extra) are imported where the solvers run, so that the parameter class
+# can be imported, e.g. by a scenario declaring its parameters, in an install without them.
+
+CostMetric = Literal["cosine", "euclidean"]
+"""Ground costs between frames."""
+COST_METRICS: tuple[CostMetric, ...] = typing.get_args(CostMetric)
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class OTRewardParams:
         scale_target: Target ``|sum of rewards|`` of the first episode that fixes the scale (10).
     """
 
-    cost: str = "cosine"
+    cost: CostMetric = "cosine"
     regularization: float = 0.01
     iterations: int = 100
     scale_target: float = 10.0
@@ -74,7 +79,9 @@ class FeatureStandardizer:
         return (np.asarray(frames, dtype=np.float64) - self.mean) / self.std
 
 
-def cost_matrices(agent: np.ndarray, experts: np.ndarray, metric: str = "cosine") -> np.ndarray:
+def cost_matrices(
+    agent: np.ndarray, experts: np.ndarray, metric: CostMetric = "cosine"
+) -> np.ndarray:
     """Pairwise frame costs ``C_ij = c(x_i, y_j)``, batched over leading dimensions.
 
     Args:
@@ -107,6 +114,8 @@ def _log_sinkhorn(costs: np.ndarray, regularization: float, iterations: int) -> 
     backend routes ``logsumexp`` through scipy, 4-5x slower here (10 x 88 x 88 costs, 100
     iterations); tests check both give the same plans.
     """
+    import torch
+
     kernel = torch.from_numpy(-np.asarray(costs, dtype=np.float64) / regularization)
     log_a = -float(np.log(costs.shape[-2]))
     log_b = -float(np.log(costs.shape[-1]))
@@ -125,6 +134,8 @@ def transport_plans(costs: np.ndarray, params: OTRewardParams) -> np.ndarray:
     (``ot.batch.solve_batch``) while ``exp(-C / reg)`` stays representable, else the same
     iteration in the log domain.
     """
+    from ot.batch import solve_batch
+
     costs = np.asarray(costs, dtype=np.float64)
     if float(np.max(costs)) / params.regularization >= 600.0:
         return _log_sinkhorn(costs, params.regularization, params.iterations)

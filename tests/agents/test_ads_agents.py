@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from gymnasium.wrappers import TimeLimit
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from seqrl.agents.ads_expert_demos import collect_demos
@@ -14,8 +15,9 @@ from seqrl.agents.ads_ilfo_agent import (
     LearnerConfig,
     OTRewarder,
     evaluate_with_observations,
+    set_discount,
 )
-from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
+from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert, with_time_limit
 from seqrl.mechanisms.ads_discount_scheduling import DiscountParams, ProgressParams
 from seqrl.mechanisms.ads_ot_reward import best_demo_rewards
 
@@ -23,10 +25,15 @@ torch.set_num_threads(1)
 HORIZON = 30
 
 
+def make_env(**kwargs) -> TimeLimit:
+    """A FetchDeliver env of HORIZON steps, truncated by its TimeLimit."""
+    return with_time_limit(FetchDeliverEnv(horizon=HORIZON, **kwargs))
+
+
 @pytest.fixture(scope="module")
 def demos() -> np.ndarray:
     return collect_demos(
-        FetchDeliverEnv(horizon=HORIZON), fetch_deliver_expert, HORIZON, 3, np.random.default_rng(0)
+        make_env(), fetch_deliver_expert, HORIZON, 3, np.random.default_rng(0)
     ).observations
 
 
@@ -42,9 +49,7 @@ def small_config(algorithm: str = "SAC", n_steps: int = 1) -> LearnerConfig:
 
 
 def test_relabelled_rewards_replace_env_rewards(demos: np.ndarray) -> None:
-    agent = ImitationFromObservationAgent(
-        FetchDeliverEnv(horizon=HORIZON), demos, small_config(), seed=0
-    )
+    agent = ImitationFromObservationAgent(make_env(), demos, small_config(), seed=0)
     agent.learn(2 * HORIZON)
     buffer = agent.model.replay_buffer
     assert buffer.pos == 2 * HORIZON
@@ -63,13 +68,13 @@ def test_relabelled_rewards_replace_env_rewards(demos: np.ndarray) -> None:
 
 
 def test_ads_callback_writes_every_gamma_copy(demos: np.ndarray) -> None:
-    env = FetchDeliverEnv(horizon=HORIZON)
+    env = make_env()
     agent = ImitationFromObservationAgent(env, demos, small_config(n_steps=3), gamma=0.99, seed=1)
     model = agent.model
     assert type(model.replay_buffer).__name__ == "NStepReplayBuffer"
     discount = DiscountParams(alpha=0.5)
     callback = DiscountScheduleCallback(
-        DummyVecEnv([lambda: FetchDeliverEnv(horizon=HORIZON)]),
+        DummyVecEnv([make_env]),
         agent.rewarder,
         ProgressParams(horizon=HORIZON),
         discount,
@@ -92,12 +97,10 @@ def test_ads_callback_writes_every_gamma_copy(demos: np.ndarray) -> None:
 def test_fixed_and_linear_schedules(
     demos: np.ndarray, schedule: str, expected_first, expected_last
 ) -> None:
-    agent = ImitationFromObservationAgent(
-        FetchDeliverEnv(horizon=HORIZON), demos, small_config(), seed=2
-    )
+    agent = ImitationFromObservationAgent(make_env(), demos, small_config(), seed=2)
     discount = DiscountParams(alpha=0.2)
     callback = DiscountScheduleCallback(
-        DummyVecEnv([lambda: FetchDeliverEnv(horizon=HORIZON)]),
+        DummyVecEnv([make_env]),
         agent.rewarder,
         ProgressParams(horizon=HORIZON),
         discount,
@@ -118,9 +121,7 @@ def test_fixed_and_linear_schedules(
 
 @pytest.mark.parametrize("algorithm", ["TD3", "DDPG"])
 def test_other_off_policy_algorithms(demos: np.ndarray, algorithm: str) -> None:
-    agent = ImitationFromObservationAgent(
-        FetchDeliverEnv(horizon=HORIZON), demos, small_config(algorithm), seed=3
-    )
+    agent = ImitationFromObservationAgent(make_env(), demos, small_config(algorithm), seed=3)
     agent.learn(HORIZON)
     assert type(agent.model).__name__ == algorithm
     assert agent.model.replay_buffer.rewards[:HORIZON, 0].sum() == pytest.approx(-10.0, rel=1e-5)
@@ -138,7 +139,7 @@ class ExpertModel:
 
 @pytest.mark.parametrize("n_envs", [1, 3])
 def test_evaluation_records_observations_and_success(n_envs: int) -> None:
-    env = DummyVecEnv([lambda: FetchDeliverEnv(horizon=HORIZON, observe_object=True)] * n_envs)
+    env = DummyVecEnv([lambda: make_env(observe_object=True)] * n_envs)
     env.seed(5)
     successes, observations = evaluate_with_observations(ExpertModel(), env, 6)
     assert successes.tolist() == [True] * 6
@@ -156,6 +157,11 @@ def test_learner_config_validation() -> None:
         LearnerConfig(n_steps=0)
 
 
+def test_set_discount_needs_an_rl_algorithm() -> None:
+    with pytest.raises(TypeError, match="model must be an SB3 RL algorithm, got object"):
+        set_discount(object(), 0.9)
+
+
 def test_fetch_deliver_ot_reward_pays_for_late_frames_without_the_prerequisite() -> None:
     """The progress dependency the toy is built to have (Liu et al., ICLR 2024).
 
@@ -165,7 +171,7 @@ def test_fetch_deliver_ot_reward_pays_for_late_frames_without_the_prerequisite()
     success: a learner that weighs late rewards is drawn to the shortcut.
     """
     horizon = 24
-    env = FetchDeliverEnv(horizon=horizon)
+    env = with_time_limit(FetchDeliverEnv(horizon=horizon))
     demo_frames = collect_demos(
         env, fetch_deliver_expert, horizon, 10, np.random.default_rng(0)
     ).observations
@@ -185,11 +191,11 @@ def test_fetch_deliver_ot_reward_pays_for_late_frames_without_the_prerequisite()
         return float(np.mean(returns))
 
     def head_for(target):
-        return lambda state: np.clip((target - state[:2]) / env.speed, -1, 1)
+        return lambda state: np.clip((target - state[:2]) / env.unwrapped.speed, -1, 1)
 
     expert = episode_return(fetch_deliver_expert)
-    shortcut = episode_return(head_for(env.goal))
-    fetch_and_hold = episode_return(head_for(env.object_spot))
+    shortcut = episode_return(head_for(FetchDeliverEnv.goal))
+    fetch_and_hold = episode_return(head_for(FetchDeliverEnv.object_spot))
     stay = episode_return(lambda state: np.zeros(2))
     assert expert > shortcut > max(fetch_and_hold, stay)
     assert shortcut - stay > 0.5 * (expert - stay)

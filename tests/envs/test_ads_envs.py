@@ -6,6 +6,7 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from gymnasium.wrappers import TimeLimit
 
 import seqrl.envs  # noqa: F401  (registers the ids)
 from seqrl.agents.ads_expert_demos import (
@@ -15,24 +16,56 @@ from seqrl.agents.ads_expert_demos import (
     save_demos,
     validate_demos,
 )
-from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert
+from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert, with_time_limit
+
+
+def _episode_length(env: gymnasium.Env) -> int:
+    """Steps of one episode with random actions; fails if the env terminates."""
+    env.reset(seed=0)
+    for steps in range(1, 1_000):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        assert not terminated
+        if truncated:
+            return steps
+    raise AssertionError("no truncation within 1000 steps")
 
 
 def test_fetch_deliver_passes_check_env_and_is_registered() -> None:
     env = gymnasium.make("seqrl/FetchDeliver-v0")
     check_env(env.unwrapped, skip_render_check=True)
     assert isinstance(env.unwrapped, FetchDeliverEnv)
+    # The registered TimeLimit, not the env, truncates: at the default horizon of 24 steps.
+    assert isinstance(env, TimeLimit) and env.spec.max_episode_steps == 24
+    assert _episode_length(env) == env.unwrapped.horizon == 24
+
+
+def test_fetch_deliver_time_limit_matches_the_horizon() -> None:
+    # Another horizon: wrapped at its own horizon by the one helper.
+    env = with_time_limit(FetchDeliverEnv(horizon=30))
+    assert isinstance(env, TimeLimit) and _episode_length(env) == 30
+    # gymnasium.make cannot pass its max_episode_steps to the env: a horizon other than the
+    # registered one would be cut at 24 steps, so it is refused.
+    with pytest.raises(ValueError, match="horizon=30 disagrees with max_episode_steps=24"):
+        gymnasium.make("seqrl/FetchDeliver-v0", horizon=30)
+    # The bare env never truncates; a TimeLimit longer than the horizon (or none) is caught at
+    # the first step past it.
+    env = gymnasium.make("seqrl/FetchDeliver-v0", max_episode_steps=30)
+    env.reset(seed=0)
+    for _ in range(24):
+        assert not env.step(env.action_space.sample())[3]
+    with pytest.raises(RuntimeError, match="stepped past its horizon of 24 steps"):
+        env.step(env.action_space.sample())
 
 
 @pytest.mark.parametrize("observe_object", [False, True])
 def test_fetch_deliver_fixed_horizon_and_progress_dependency(observe_object: bool) -> None:
-    env = FetchDeliverEnv(horizon=30, observe_object=observe_object)
+    env = with_time_limit(FetchDeliverEnv(horizon=30, observe_object=observe_object))
     observation, info = env.reset(seed=0)
     assert observation.shape == ((5,) if observe_object else (3,))
     assert not info["success"]
     # Driving straight to the goal without the object never succeeds.
     for step in range(30):
-        direction = np.clip((env.goal - observation[:2]) / 0.1, -1, 1)
+        direction = np.clip((FetchDeliverEnv.goal - observation[:2]) / 0.1, -1, 1)
         observation, reward, terminated, truncated, info = env.step(direction)
         assert not terminated
         assert truncated == (step == 29)
@@ -50,7 +83,9 @@ def test_fetch_deliver_fixed_horizon_and_progress_dependency(observe_object: boo
             success_at = step
         if success_at is not None:
             assert info["success"] and reward == 1.0 and observation[-1] == 0.0
-            np.testing.assert_allclose(info["full_observation"][2:4], env.goal, atol=1e-6)
+            np.testing.assert_allclose(
+                info["full_observation"][2:4], FetchDeliverEnv.goal, atol=1e-6
+            )
     assert carried_at is not None and success_at is not None and carried_at < success_at
 
 
@@ -71,7 +106,7 @@ def test_fetch_deliver_object_start() -> None:
 
 
 def test_collect_save_load_demos(tmp_path) -> None:
-    env = FetchDeliverEnv(horizon=30, observe_object=True)
+    env = with_time_limit(FetchDeliverEnv(horizon=30, observe_object=True))
     demos = collect_demos(
         env, fetch_deliver_expert, 30, 4, np.random.default_rng(0), metadata={"task": "toy"}
     )
@@ -83,14 +118,14 @@ def test_collect_save_load_demos(tmp_path) -> None:
     assert loaded.metadata["reset_seeds"] == demos.metadata["reset_seeds"]
     # Only successful episodes of the full horizon are kept: the last frame is delivered.
     np.testing.assert_allclose(
-        loaded.observations[:, -1, 2:4], np.broadcast_to(env.goal, (4, 2)), atol=1e-6
+        loaded.observations[:, -1, 2:4], np.broadcast_to(FetchDeliverEnv.goal, (4, 2)), atol=1e-6
     )
 
 
 def test_collect_demos_fails_when_expert_cannot_succeed() -> None:
     with pytest.raises(RuntimeError, match="expert succeeded on 0 of 6 episodes; needed 2"):
         collect_demos(
-            FetchDeliverEnv(horizon=3),
+            with_time_limit(FetchDeliverEnv(horizon=3)),
             fetch_deliver_expert,
             3,
             2,
@@ -126,11 +161,14 @@ def test_demo_validation_missing_file_and_nan(tmp_path) -> None:
 def test_metaworld_env_masks_goal_and_passes_check_env() -> None:
     from seqrl.envs.ads_metaworld import MetaWorldImitationEnv, agent_horizon, scripted_expert
 
-    env = gymnasium.make("seqrl/MetaWorldImitation-v0", task="hammer-v3").unwrapped
+    made = gymnasium.make("seqrl/MetaWorldImitation-v0", task="hammer-v3")
+    env = made.unwrapped
     check_env(env, skip_render_check=True)
     assert env.horizon == agent_horizon(125, 2) == 63
+    # No registered length: the entry point's TimeLimit cuts at the task's own horizon.
+    assert made.spec.max_episode_steps == 63
     assert env.observation_space.shape == (36,)
-    observation, info = env.reset(seed=0)
+    observation, info = made.reset(seed=0)
     full = info["full_observation"]
     assert full.shape == (39,)
     np.testing.assert_allclose(observation, full[:36], atol=1e-6)
@@ -138,10 +176,12 @@ def test_metaworld_env_masks_goal_and_passes_check_env() -> None:
     expert = scripted_expert("hammer-v3")
     success_steps = 0
     for step in range(env.horizon):
-        observation, _, terminated, truncated, info = env.step(expert(info["full_observation"]))
+        observation, _, terminated, truncated, info = made.step(expert(info["full_observation"]))
         success_steps += info["success"]
         assert not terminated and truncated == (step == env.horizon - 1)
     assert success_steps > 3
+    with pytest.raises(ValueError, match="reset"):  # Meta-World's own guard past the horizon
+        env.step(env.action_space.sample())
     # Positions are redrawn at each reset and reproducible from the seed.
     first = MetaWorldImitationEnv("hammer-v3").reset(seed=3)[0]
     again = MetaWorldImitationEnv("hammer-v3").reset(seed=3)[0]

@@ -1,4 +1,4 @@
-"""System 3 scenarios: parameter checks (exit-2 errors), a tiny end-to-end run, plots."""
+"""System 3 scenarios: typed parameters (exit-2 errors), a tiny end-to-end run, plots."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import pandas as pd
 import pytest
 
 from seqrl.agents.ads_expert_demos import ExpertDemos, save_demos
+from seqrl.mechanisms.ads_discount_scheduling import DiscountParams
+from seqrl.mechanisms.ads_ot_reward import OTRewardParams
+from seqrl.scenarios import extras
 from seqrl.scenarios.cli import main
 from seqrl.scenarios.core import BadInput
-from seqrl.scenarios.library.ads import ads_demos, ads_metaworld, ads_toy
+from seqrl.scenarios.library.ads import ALGORITHMS, ads_demos, ads_metaworld, ads_toy
 from seqrl.scenarios.runner import execute_task, plan
 
 matplotlib.use("Agg")
@@ -23,9 +26,37 @@ def _params(scenario, **overrides):
     return {**{p.name: p.default for p in scenario.params}, **overrides}
 
 
+def test_mechanism_parameter_classes_are_groups() -> None:
+    args = ads_toy.arguments({"alpha": 0.3, "iterations": 50})
+    assert args.discount == DiscountParams(alpha=0.3)
+    # The OT group is an OTRewardParams with the state-feature default cost (euclidean).
+    assert isinstance(args.ot, OTRewardParams)
+    assert (args.ot.cost, args.ot.iterations) == ("euclidean", 50)
+    assert ads_metaworld.arguments({"cost": "cosine"}).ot.cost == "cosine"
+
+
+def test_algorithm_choices_are_the_agents() -> None:
+    from seqrl.agents.ads_ilfo_agent import ALGORITHMS as AGENT_ALGORITHMS
+
+    assert tuple(AGENT_ALGORITHMS) == ALGORITHMS
+    assert ads_toy.param("algorithm").choices == ALGORITHMS
+
+
+def test_library_module_imports_without_the_ads_extra() -> None:
+    # `seqrl list` in a core install imports every library module: none of the extra's modules.
+    heavy = ("torch", "ot", "stable_baselines3", "metaworld")
+    code = (
+        f"import sys, seqrl.scenarios.library.ads; print([m for m in {heavy} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
 def test_alpha_outside_unit_interval_is_bad_input() -> None:
-    with pytest.raises(BadInput, match="alpha=1.5: expected a number > 0 and < 1"):
-        ads_toy.param("alpha").parse("1.5")
+    with pytest.raises(BadInput, match=r"alpha must be in \(0, 1\), got 1.5"):
+        ads_toy.arguments({"alpha": 1.5})
 
 
 def test_unknown_task_is_bad_input() -> None:
@@ -39,12 +70,21 @@ def test_unknown_task_is_bad_input() -> None:
         ((3, 23, 3), "demo length must equal the horizon 24"),
         ((1, 24, 3), "n_demos must be >= 2"),
         ((3, 24, 5), "dim must match"),
+        ((3, 24, 3), "n_demos=10: the demos file .* holds only 3"),
     ],
 )
-def test_bad_demos_rejected_by_check(tmp_path, shape, message) -> None:
+def test_bad_demos_rejected_by_arguments(tmp_path, shape, message) -> None:
     path = save_demos(tmp_path / "demos.npz", ExpertDemos(np.zeros(shape, dtype=np.float32)))
-    with pytest.raises(ValueError, match=message):
-        ads_toy.check(_params(ads_toy, demos=str(path)))
+    with pytest.raises(BadInput, match=message):
+        ads_toy.arguments({"demos": str(path)})
+
+
+def test_demos_of_a_metaworld_task_need_the_ads_extra(monkeypatch) -> None:
+    ads_demos.arguments({"task": "hammer-v3"})  # installed here
+    monkeypatch.setattr(extras, "missing_modules", lambda extra: ["metaworld"])
+    with pytest.raises(extras.MissingExtra, match="task=hammer-v3 needs the 'ads' extra"):
+        ads_demos.arguments({"task": "hammer-v3"})
+    assert ads_demos.arguments({"task": "fetch-deliver"}).task == "fetch-deliver"
 
 
 def test_cli_exits_2_on_bad_input(tmp_path, capsys) -> None:
@@ -62,7 +102,7 @@ def test_cli_exits_2_on_bad_input(tmp_path, capsys) -> None:
         timeout=120,
     )
     assert result.returncode == 2, result.stderr
-    assert "alpha=0" in result.stderr
+    assert "alpha must be in (0, 1), got 0" in result.stderr
 
 
 def test_toy_run_end_to_end_with_saved_demos(tmp_path) -> None:
@@ -80,8 +120,7 @@ def test_toy_run_end_to_end_with_saved_demos(tmp_path) -> None:
         n_demos=3,
         demos=str(tmp_path / task.task_id / "demos.npz"),
     )
-    ads_toy.check(params)
-    output = ads_toy.run(params, np.random.default_rng(1))
+    output = ads_toy.run(ads_toy.arguments(params), np.random.default_rng(1))
     assert set(output.metrics) >= {"success_rate", "final_gamma", "final_progress"}
     assert 0.0 <= output.metrics["success_rate"] <= 1.0
     # ADS: gamma = alpha^(1 / p) with the recognizer's progress.
@@ -109,8 +148,7 @@ def test_metaworld_run_end_to_end() -> None:
         n_demos=2,
         schedule="fixed",
     )
-    ads_metaworld.check(params)
-    output = ads_metaworld.run(params, np.random.default_rng(0))
+    output = ads_metaworld.run(ads_metaworld.arguments(params), np.random.default_rng(0))
     assert output.metrics["final_gamma"] == 0.99
     assert output.metrics["horizon"] == 63
     assert sorted(output.trajectories["step"].unique()) == [63, 126]
