@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -29,7 +30,9 @@ from seqrl.mechanisms.vad_affect import (
 
 logger = logging.getLogger(__name__)
 
-ESTIMATOR_SOURCES = ("user", "agent", "both")
+EstimatorSource = Literal["user", "agent", "both"]
+"""Which text the estimator scores: the heard turn, the agent's reply, or the mean of both."""
+ESTIMATOR_SOURCES: tuple[EstimatorSource, ...] = typing.get_args(EstimatorSource)
 DEFAULT_SYSTEM_PROMPT = (
     "You are a thoughtful conversation partner. Answer in one or two short sentences."
 )
@@ -50,7 +53,7 @@ class AffectiveAgentConfig:
         system_prompt: The fixed instruction the state block is appended to.
     """
 
-    estimator_source: str = "user"
+    estimator_source: EstimatorSource = "user"
     temperature: float = 0.7
     history_turns: int = 25
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
@@ -102,6 +105,13 @@ def _triple(values: np.ndarray) -> tuple[float, float, float]:
     return (float(values[0]), float(values[1]), float(values[2]))
 
 
+def _append(path: Path, record: TurnRecord) -> None:
+    """Append one finished turn to a JSON-lines transcript."""
+    line: dict[str, Any] = asdict(record)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
+
+
 class AffectiveAgent:
     """An LLM agent whose replies are conditioned on an explicit, dynamically updated VAD state.
 
@@ -110,9 +120,10 @@ class AffectiveAgent:
         dynamics: The state update (stateless, first order or second order).
         config: Estimator source, sampling and prompt settings.
         seed: Base seed; turn t generates with seed + t.
-        estimator: The fixed estimator (a shared one saves loading the lexicons again).
+        estimator: The fixed estimator (a shared one saves loading the lexicons again); defaults
+            to the VADER-based one.
         transcript_path: If given, each finished turn is appended to it as one JSON line.
-        initial_state: s_0 (defaults to the dynamics' baseline).
+        initial_state: s_0 (defaults to the neutral state 0).
     """
 
     def __init__(
@@ -131,7 +142,7 @@ class AffectiveAgent:
         self.seed = seed
         self.estimator = estimator or LexiconAffectEstimator()
         self.transcript_path = transcript_path
-        start = dynamics.baseline if initial_state is None else initial_state
+        start = np.zeros(3) if initial_state is None else initial_state
         self.initial_state = np.array(start, dtype=float)
         self.state = self.initial_state.copy()
         self.velocity = np.zeros(3)
@@ -222,13 +233,8 @@ class AffectiveAgent:
                 {"role": "assistant", "content": reply},
             ]
         if self.transcript_path is not None:
-            self._append(record)
+            _append(self.transcript_path, record)
         return record
-
-    def _append(self, record: TurnRecord) -> None:
-        line: dict[str, Any] = asdict(record)
-        with open(self.transcript_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(line) + "\n")
 
     def state_history(self) -> np.ndarray:
         """s_1..s_T, shape (T, 3)."""

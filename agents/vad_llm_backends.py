@@ -22,9 +22,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from seqrl.mechanisms.vad_affect import parse_injection_block
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 logger = logging.getLogger(__name__)
 
@@ -313,10 +316,13 @@ class OpenAIBackend:
     def generate(self, messages: Sequence[Message], seed: int, temperature: float) -> str:
         """One chat completion, retried with backoff on connection, timeout and server errors."""
 
+        # Messages are in the OpenAI chat format already ({"role": ..., "content": ...}).
+        chat = cast("list[ChatCompletionMessageParam]", [dict(m) for m in messages])
+
         def call() -> Any:
             return self._client.chat.completions.create(
                 model=self.model,
-                messages=[dict(m) for m in messages],
+                messages=chat,
                 temperature=temperature,
                 seed=seed,
                 max_tokens=self.max_tokens,

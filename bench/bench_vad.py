@@ -7,7 +7,10 @@
    wall time (goal <= 15 min on 2 cores) and generated tokens/s, against raw llama.cpp generation
    on a fixed prompt in the same run. ``--seeds K`` measures K seeds per condition and extrapolates.
 
-Run: ``python bench/bench_vad.py [--seeds 5] [--max-tokens 48] [--skip-embedded]``.
+Both use the default VADER-based estimator; ``--lexicon warriner`` measures the opt-in Warriner
+norms instead (extra ``vad-warriner``).
+
+Run: ``python bench/bench_vad.py [--seeds 5] [--max-tokens 48] [--lexicon vader] [--skip-embedded]``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from seqrl.agents.vad_agent import AffectiveAgent, AffectiveAgentConfig
 from seqrl.agents.vad_llm_backends import LlamaCppBackend, ScriptedBackend
 from seqrl.envs.vad_dialogue import load_dialogue_script
 from seqrl.mechanisms.vad_affect import (
+    LEXICONS,
     AffectDynamicsParams,
+    Lexicon,
     LexiconAffectEstimator,
     simulate_dynamics,
 )
@@ -39,9 +44,9 @@ def _rate(count: float, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s"
 
 
-def bench_scripted(episodes: int) -> None:
+def bench_scripted(episodes: int, lexicon: Lexicon) -> None:
     script = load_dialogue_script()
-    estimator = LexiconAffectEstimator()
+    estimator = LexiconAffectEstimator(lexicon)
     turns = episodes * len(script)
 
     started = time.perf_counter()
@@ -68,7 +73,10 @@ def bench_scripted(episodes: int) -> None:
         return time.perf_counter() - started
 
     cached, uncached = affective(unique=False), affective(unique=True)
-    print(f"[scripted] {turns} turns, estimator_source=user, second order, full history")
+    print(
+        f"[scripted] {turns} turns, lexicon={lexicon}, estimator_source=user, second order, "
+        "full history"
+    )
     print(f"  bare scripted chat loop (baseline): {_rate(turns, bare)} turns")
     print(
         f"  affective agent, protocol texts:    {_rate(turns, cached)} turns  "
@@ -89,9 +97,9 @@ def bench_scripted(episodes: int) -> None:
     )
 
 
-def bench_embedded(seeds: int, max_tokens: int) -> None:
+def bench_embedded(seeds: int, max_tokens: int, lexicon: Lexicon) -> None:
     script = load_dialogue_script()
-    estimator = LexiconAffectEstimator()
+    estimator = LexiconAffectEstimator(lexicon)
     started = time.perf_counter()
     backend = LlamaCppBackend(max_tokens=max_tokens)
     load_seconds = time.perf_counter() - started
@@ -136,11 +144,12 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=400, help="scripted episodes")
     parser.add_argument("--seeds", type=int, default=5, help="embedded seeds per condition")
     parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--lexicon", choices=LEXICONS, default="vader")
     parser.add_argument("--skip-embedded", action="store_true")
     args = parser.parse_args()
-    bench_scripted(args.episodes)
+    bench_scripted(args.episodes, args.lexicon)
     if not args.skip_embedded:
-        bench_embedded(args.seeds, args.max_tokens)
+        bench_embedded(args.seeds, args.max_tokens, args.lexicon)
 
 
 if __name__ == "__main__":

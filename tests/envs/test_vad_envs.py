@@ -136,6 +136,20 @@ def test_group_model_is_deterministic_given_its_seed():
     assert len(first) == 4 * 6  # initial collection + 5 rounds
 
 
+def test_group_model_shares_the_given_estimator_and_starts_neutral(estimator):
+    model = DialogueGroupModel(
+        3,
+        AffectDynamicsParams(),
+        lambda _: ScriptedBackend(["x"]),
+        seed_valence=-0.5,
+        estimator=estimator,
+        rng=0,
+    )
+    assert all(agent.affective.estimator is estimator for agent in model.agents)
+    states = {agent.index: agent.affective.state.tolist() for agent in model.agents}
+    assert states == {0: [-0.5, 0.0, 0.0], 1: [0.0, 0.0, 0.0], 2: [0.0, 0.0, 0.0]}
+
+
 def test_group_model_rejects_bad_sizes():
     with pytest.raises(ValueError, match="n_agents must be >= 2"):
         DialogueGroupModel(1, AffectDynamicsParams(), lambda _: ScriptedBackend(["x"]))

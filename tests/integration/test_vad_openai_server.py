@@ -85,15 +85,15 @@ def test_openai_client_talks_to_the_real_server(server_url, monkeypatch):
 def test_vad_dialogue_runs_on_the_server_and_keeps_the_key_out(server_url, tmp_path, monkeypatch):
     monkeypatch.setenv("SEQRL_TEST_OPENAI_KEY", "sk-never-logged")
     params = {
-        **{p.name: p.default for p in vad_dialogue.params},
+        **vad_dialogue.defaults(),
         "backend": "openai",
         "openai_base_url": server_url,
         "openai_api_key_env": "SEQRL_TEST_OPENAI_KEY",
         "condition": "first-order",
         "max_tokens": 8,
     }
-    vad_dialogue.check(params)
-    output = with_artifact_dir(tmp_path, lambda: vad_dialogue.run(params, np.random.default_rng(0)))
+    args = vad_dialogue.arguments(params)  # probes the server
+    output = with_artifact_dir(tmp_path, lambda: vad_dialogue.run(args, np.random.default_rng(0)))
     assert output.metrics["failed_turns"] == 0
     assert output.metrics["generated_tokens"] > 0
     assert len(output.trajectories) == 25

