@@ -16,7 +16,7 @@ from seqrl.scenarios.cli import main
 from seqrl.scenarios.core import Param
 from seqrl.scenarios.sweeps import load_sweep, parse_values
 
-USER_FILE = '''
+USER_FILE = """
 import seqrl
 
 
@@ -27,7 +27,7 @@ def offset(params, rng):
 
 
 OFFSET = 0.0
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,10 @@ def test_sweep_file_runs_with_paths_relative_to_it(tmp_path, monkeypatch):
         ('scenario = "example-random-walk"\nseeds = true\n', "seeds must be an integer"),
         ('scenario = "example-random-walk"\nsed = 3\n', "unknown keys sed"),
         ("seeds = 3\n", "'scenario' (a name or FILE.py:NAME) is required"),
-        ('scenario = "example-random-walk"\n[grid]\np = "linspace(0.1, 2, 3)"\n', "p=1.05: expected a number > 0 and < 1"),
+        (
+            'scenario = "example-random-walk"\n[grid]\np = "linspace(0.1, 2, 3)"\n',
+            "p=1.05: expected a number > 0 and < 1",
+        ),
         ("scenario = [", "is not valid TOML"),
     ],
 )
