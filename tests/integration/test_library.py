@@ -149,3 +149,17 @@ def test_core_install_in_a_fresh_venv_runs_the_core_systems_outside_the_repo(whe
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1, missing.stderr
     assert "pip install 'seqrl[ads]'" in missing.stderr
     assert not (workdir / "ads").exists()
+
+    # openai-agents ships a top-level `agents`: beside seqrl it is that package, and installing or
+    # removing it leaves seqrl whole.
+    pip = [python, "-m", "pip", "--quiet"]
+    subprocess.run(
+        [*pip, "install", "openai-agents"], check=True, timeout=1200, capture_output=True
+    )
+    which = subprocess.run([python, "-c", "import agents, seqrl.agents; print(agents.__file__)"],
+                           capture_output=True, text=True, cwd=workdir)  # fmt: skip
+    assert which.returncode == 0 and "seqrl" not in which.stdout, which.stderr
+    subprocess.run([*pip, "uninstall", "-y", "openai-agents"], check=True, capture_output=True)
+    assert run("list").returncode == 0
+    again = run("run", "dp-binary-cascade", "--quick", "--seeds", "1", "--out", "after")
+    assert again.returncode == 0, again.stderr
