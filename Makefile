@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch pinned to the CPU wheel: an unpinned torch resolves to a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	# vad-warriner (non-commercial data, opt-in for users) so that the tests cover the Warriner path too.
+	$(BIN)/python -m pip install --quiet -e ".[all,vad-warriner,dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -29,7 +29,6 @@ from seqrl.agents.ads_expert_demos import ExpertPolicy, collect_demos, load_demo
 from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert, with_time_limit
 from seqrl.envs.ads_metaworld import MetaWorldImitationEnv, scripted_expert
 from seqrl.mechanisms.ads_discount_scheduling import (
-    SCHEDULES,
     DiscountParams,
     ProgressParams,
     Schedule,
@@ -53,8 +52,6 @@ DEMO_TASKS: tuple[str, ...] = typing.get_args(DemoTask)
 Algorithm = Literal["SAC", "TD3", "DDPG"]
 """The SB3 off-policy learners of :class:`~seqrl.agents.ads_ilfo_agent.LearnerConfig`."""
 ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
-# The Literal fields also pass their choices to param(): param()'s metadata holds choices=None,
-# which the engine's Literal inference (a setdefault) does not replace.
 CURVE_METRICS = ("success_rate", "gamma", "progress")
 
 
@@ -94,14 +91,14 @@ class ImitationArgs(abc.ABC):
     reward's ``cost``, ``regularization``, ``iterations`` and ``scale_target``.
     """
 
-    schedule: Schedule = param("ads", "discount schedule", choices=SCHEDULES)
+    schedule: Schedule = param("ads", "discount schedule")
     gamma: float = param(
         0.99, "discount of the fixed schedule", low=0.0, high=1.0, low_inclusive=False
     )
     discount: DiscountParams = field(default_factory=DiscountParams)
     budget: int = _budget(8_000)
     n_demos: int = param(10, "expert demos (>= 2)", low=2)
-    algorithm: Algorithm = param("SAC", "SB3 off-policy learner", choices=ALGORITHMS)
+    algorithm: Algorithm = param("SAC", "SB3 off-policy learner")
     ot: StateOTRewardParams = field(default_factory=StateOTRewardParams)
     eval_freq: int = _eval_freq(500)
     eval_episodes: int = _eval_episodes(10)
@@ -157,7 +154,7 @@ class MetaWorldArgs(ImitationArgs):
     budget: int = _budget(20_000)
     eval_freq: int = _eval_freq(5_000)
     eval_episodes: int = _eval_episodes(5)
-    task: MetaWorldTask = param("basketball-v3", "Meta-World v3 task", choices=METAWORLD_TASKS)
+    task: MetaWorldTask = param("basketball-v3", "Meta-World v3 task")
 
     def __post_init__(self) -> None:
         if self.demos:  # validating the file builds the env
@@ -280,9 +277,7 @@ def ads_metaworld(args: MetaWorldArgs, rng: np.random.Generator) -> TaskOutput:
 class DemosArgs:
     """Parameters of ads-demos."""
 
-    task: DemoTask = param(
-        "fetch-deliver", "fetch-deliver or a Meta-World v3 task", choices=DEMO_TASKS
-    )
+    task: DemoTask = param("fetch-deliver", "fetch-deliver or a Meta-World v3 task")
     n_demos: int = param(10, "demos to keep (successful, full horizon)", low=2)
     horizon: int = param(24, "episode length of fetch-deliver (Meta-World: the paper's)", low=2)
 

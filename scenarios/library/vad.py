@@ -19,7 +19,6 @@ Transcripts are written turn by turn as JSON lines under ``seqrl.scenarios.artif
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +27,10 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from seqrl.agents.vad_agent import ESTIMATOR_SOURCES, AffectiveAgentConfig, EstimatorSource
+from seqrl.agents.vad_agent import AffectiveAgentConfig, EstimatorSource
 from seqrl.mechanisms.vad_affect import (
     CONDITIONS,
     DIMENSIONS,
-    LEXICONS,
     WARRINER_LICENCE,
     AffectDynamicsParams,
     Lexicon,
@@ -51,13 +49,11 @@ LEXICON_HELP = "arousal/dominance source: vader proxies, or warriner norms (opt-
 _SCRIPTED_REPLIES = ("I see what you mean.", "Let me think about that.", "That is a fair point.")
 
 
-# The Literal fields pass their values as choices too: the engine ignores a Literal's values when
-# param() is given (its spec holds choices=None, which setdefault keeps).
 @dataclass(frozen=True)
 class ChatParams:
     """The affective agents' chat backend, sampling and prompt context (both scenarios)."""
 
-    backend: Backend = param("embedded", "chat backend", choices=typing.get_args(Backend))
+    backend: Backend = param("embedded", "chat backend")
     temperature: float = param(0.7, "sampling temperature", low=0.0)
     max_tokens: int = param(48, "generation limit per reply", low=1)
     history_turns: int = param(25, "past exchanges kept in the prompt", low=0)
@@ -125,10 +121,8 @@ class DialogueArgs:
     """Parameters of ``vad-dialogue``."""
 
     dynamics: AffectDynamicsParams = field(default_factory=AffectDynamicsParams)
-    estimator_source: EstimatorSource = param(
-        "user", "text the estimator scores", choices=ESTIMATOR_SOURCES
-    )
-    lexicon: Lexicon = param("vader", LEXICON_HELP, choices=LEXICONS)
+    estimator_source: EstimatorSource = param("user", "text the estimator scores")
+    lexicon: Lexicon = param("vader", LEXICON_HELP)
     script: str = param("default", "user script: 'default' or a .json/.jsonl file")
     chat: ChatParams = field(default_factory=ChatParams)
     threshold: float = param(
@@ -223,7 +217,7 @@ class ContagionArgs:
     infection_threshold: float = param(
         0.2, "valence drop that counts as infected", low=0.0, low_inclusive=False
     )
-    lexicon: Lexicon = param("vader", LEXICON_HELP, choices=LEXICONS)
+    lexicon: Lexicon = param("vader", LEXICON_HELP)
     chat: ChatParams = field(default_factory=ChatParams)
 
     def __post_init__(self) -> None:
