@@ -322,9 +322,7 @@ def run(
                 progress(done, len(run_plan.tasks))
         status = "failed" if failures else "complete"
     finally:
-        close = getattr(results, "close", None)
-        if close is not None:
-            close()
+        results.close()  # stops the executor's workers at once on an interrupt
         manifest |= {"finished": _now(), "status": status, "failed_tasks": sorted(failures)}
         if isinstance(store, RunStore):
             store.write_manifest(manifest)

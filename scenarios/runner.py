@@ -14,7 +14,7 @@ import logging
 import signal
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -132,7 +132,7 @@ def execute_task(source: ScenarioSource, task: Task, artifact_root: str | None) 
 
 def run_serial(
     source: ScenarioSource, tasks: Sequence[Task], artifact_root: str | None
-) -> Iterator[TaskResult]:
+) -> Generator[TaskResult, None, None]:
     for task in tasks:
         yield execute_task(source, task, artifact_root)
 
@@ -144,7 +144,7 @@ def _ignore_interrupts() -> None:
 
 def run_process(
     source: ScenarioSource, tasks: Sequence[Task], artifact_root: str | None, workers: int
-) -> Iterator[TaskResult]:
+) -> Generator[TaskResult, None, None]:
     """Run tasks in a pool of fresh (spawned) processes, yielding results as they finish."""
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=get_context("spawn"), initializer=_ignore_interrupts
@@ -174,7 +174,7 @@ def run_ray(
     artifact_root: str | None,
     workers: int,
     address: str | None,
-) -> Iterator[TaskResult]:
+) -> Generator[TaskResult, None, None]:
     """Run tasks as Ray tasks: an embedded local Ray without an address, a cluster with one."""
     import ray
 
@@ -210,7 +210,7 @@ def execute(
     workers: int,
     artifact_root: str | None,
     ray_address: str | None = None,
-) -> Iterator[TaskResult]:
+) -> Generator[TaskResult, None, None]:
     """Dispatch to an executor; results arrive in completion order."""
     if executor == "serial":
         return run_serial(source, tasks, artifact_root)
