@@ -5,7 +5,10 @@ turn, given the public LLR l_n and the state theta:
     s_n ~ signal model(theta);  a_n = +1 iff l_n + lambda(s_n) > 0 (ties follow s_n);
     x_n = a_n w.p. 1 - u_n, else -a_n;  l_{n+1} = l_n + log P(x_n | l_n, +1) / P(x_n | l_n, -1).
 Every method is batched over arrays of independent runs, so the vectorized engine, the Mesa model and
-the Gymnasium environment all call these same functions.
+the Gymnasium environment all call these same functions. Where the agent type has a compiled kernel
+(:func:`seqrl.mechanisms.dp_kernels.decision_kernel`: homogeneous mechanisms), ``turn``,
+``privatize`` and ``observe`` run it, the decision the engine's compiled loop runs too; random inputs
+are drawn from the caller's generator in the same order as without it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seqrl.mechanisms.dp_kernels import (
+    DecisionKernel,
+    decide_many,
+    decision_kernel,
+    flip_probability_many,
+    increment_many,
+)
 from seqrl.mechanisms.dp_privacy import (
     HeterogeneousBudget,
     PrivacyMechanism,
@@ -54,12 +64,21 @@ class BayesianLearner:
     signal_model: SignalModel
     mechanism: PrivacyMechanism
 
+    @property
+    def kernel(self) -> DecisionKernel | None:
+        """The compiled decision of this type (None: heterogeneous budgets, computed by numpy)."""
+        return decision_kernel(self.signal_model, self.mechanism)
+
+    def _signal_draws(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """Uniforms (binary signals) or standard normals (Gaussian) behind the signals."""
+        if isinstance(self.signal_model, BinarySignal):
+            return rng.random(shape)
+        return rng.standard_normal(shape)
+
     def draw_signal(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Private signals s ~ P(. | theta), one per entry of ``theta``."""
         theta = np.asarray(theta)
-        if isinstance(self.signal_model, BinarySignal):
-            return self.signal_model.sample(theta, rng.random(theta.shape))
-        return self.signal_model.sample(theta, rng.standard_normal(theta.shape))
+        return self.signal_model.sample(theta, self._signal_draws(theta.shape, rng))
 
     def act(self, public_llr: np.ndarray, signal: np.ndarray) -> np.ndarray:
         """The Bayesian action a = sign(l + lambda(s)), ties following the signal."""
@@ -74,7 +93,17 @@ class BayesianLearner:
         epsilon: np.ndarray | None = None,
     ) -> np.ndarray:
         """The report x: the action flipped with the mechanism's probability u."""
-        flip = self.mechanism.flip_probability(signal, public_llr, self.signal_model, epsilon)
+        kernel = self.kernel
+        if kernel is not None and epsilon is None:
+            shape = np.broadcast_shapes(np.shape(signal), np.shape(public_llr))
+            flip = flip_probability_many(
+                np.broadcast_to(np.asarray(signal, dtype=float), shape).ravel(),
+                np.broadcast_to(np.asarray(public_llr, dtype=float), shape).ravel(),
+                kernel.flip_kind,
+                kernel.params,
+            ).reshape(shape)
+        else:
+            flip = self.mechanism.flip_probability(signal, public_llr, self.signal_model, epsilon)
         flipped = rng.random(np.shape(action)) < flip
         return np.where(flipped, -np.asarray(action), action).astype(np.int8)
 
@@ -82,6 +111,13 @@ class BayesianLearner:
         self, public_llr: np.ndarray, report: np.ndarray, epsilon: np.ndarray | None = None
     ) -> np.ndarray:
         """Observers' update l_{n+1} = l_n + log P(x | l_n, +1) / P(x | l_n, -1)."""
+        kernel = self.kernel
+        if kernel is not None and epsilon is None:
+            shape = np.broadcast_shapes(np.shape(public_llr), np.shape(report))
+            llr = np.broadcast_to(np.asarray(public_llr, dtype=float), shape).ravel()
+            reports = np.broadcast_to(np.asarray(report, dtype=np.int8), shape).ravel()
+            step = increment_many(reports, llr, kernel.kind, kernel.params, kernel.table)
+            return (llr + step).reshape(shape)
         return public_llr + report_llr_increment(
             self.mechanism, report, public_llr, self.signal_model, epsilon
         )
@@ -116,6 +152,28 @@ class BayesianLearner:
             epsilon: The agent's own budgets; drawn from the mechanism when None and heterogeneous.
         """
         theta = np.broadcast_to(theta, np.shape(public_llr))
+        kernel = self.kernel
+        if kernel is not None and epsilon is None:
+            shape = theta.shape
+            draws = self._signal_draws(shape, rng)
+            flip_uniforms = rng.random(shape)
+            signal, action, report, after = decide_many(
+                np.asarray(public_llr, dtype=float).ravel(),
+                np.asarray(theta, dtype=np.int8).ravel(),
+                draws.ravel(),
+                flip_uniforms.ravel(),
+                kernel.kind,
+                kernel.flip_kind,
+                kernel.params,
+                kernel.table,
+            )
+            return Turn(
+                signal.reshape(shape),
+                action.reshape(shape),
+                report.reshape(shape),
+                None,
+                after.reshape(shape),
+            )
         if epsilon is None:
             epsilon = self.mechanism.sample_epsilon(rng, theta.shape)
         signal = self.draw_signal(theta, rng)

@@ -1,27 +1,57 @@
-"""Vectorized engine: many independent sequences of Bayesian learners, numpy over runs.
+"""Vectorized engine: many independent sequences of Bayesian learners, streaming their summaries.
 
-Agents act one after another inside a sequence, so time is a Python loop; every step processes all
-runs at once through :meth:`BayesianLearner.turn` (the same kernel the Mesa model and the Gymnasium
-environment call). Summaries stream: per-run counters and first-passage times are updated in place and
-the public LLR is kept only at log-spaced checkpoints, so memory is O(runs x checkpoints), never
-O(agents x runs), and sequences of 10^6 agents are fine. Runs are processed in chunks of bounded
-memory, each chunk with its own generator spawned from the caller's.
+Two backends run the same decision (:mod:`seqrl.mechanisms.dp_kernels`, which the Mesa model, the
+Gymnasium environment and any other host reach through :class:`BayesianLearner`):
+
+- ``numba`` (the default where the agent type has a compiled kernel: binary or Gaussian signals under
+  no privacy, randomized response or smoothed RR): one compiled loop per block of runs, agents inside,
+  with the summaries kept in registers; blocks run on ``threads`` threads (all cores by default), each
+  block seeded by its own generator spawned from the caller's, so results never depend on the number
+  of threads;
+- ``numpy`` (every agent type, heterogeneous budgets included): time is a Python loop, every step
+  processes all runs at once through :meth:`BayesianLearner.turn`;
+- ``torch`` (:func:`simulate_sequences` only): the numpy loop's structure on torch tensors, on
+  ``device`` (``cuda`` when present, else CPU), with the compiled kernel's tables.
+
+Summaries stream: per-run counters and first-passage times are updated in place and the public LLR is
+kept only at log-spaced checkpoints, so memory is O(runs x checkpoints), never O(agents x runs), and
+sequences of 10^6 agents are fine. Runs are processed in chunks (numpy) or blocks (numba) of bounded
+memory, each with its own generator spawned from the caller's.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from seqrl.agents.dp_bayesian_learner import BayesianLearner, Turn
+from seqrl.mechanisms.dp_kernels import (
+    SIGNAL_BINARY,
+    STOP_ACTION,
+    STOP_BOUND,
+    STOP_REPORT,
+    DecisionKernel,
+    decision_kernel,
+    first_passage_block,
+    seed_state,
+    sequence_block,
+)
 from seqrl.mechanisms.dp_sequential import learning_speed_slopes
 from seqrl.mechanisms.dp_signals import BinarySignal
 
 #: Runs simulated together: long enough that numpy's per-call overhead is amortised (~30 arrays of
 #: this length, 16 MiB), short enough to bound memory for millions of runs.
 DEFAULT_CHUNK_RUNS = 65_536
+#: Runs per block of the compiled backend (each block has its own generator): enough blocks for
+#: threads to share the work evenly, few enough that seeding them costs nothing.
+BLOCK_RUNS = 2048
+
+Backend = Literal["auto", "numba", "numpy", "torch"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +120,9 @@ def simulate_sequences(
     checkpoints: np.ndarray | None = None,
     record_runs: int = 0,
     chunk_runs: int = DEFAULT_CHUNK_RUNS,
+    backend: Backend = "auto",
+    threads: int | None = None,
+    device: str | None = None,
 ) -> SequenceSummary:
     """Simulate ``n_runs`` independent sequences, each with theta drawn uniformly from {-1, +1}.
 
@@ -97,11 +130,16 @@ def simulate_sequences(
         learner: The agents' type (signal model and privacy mechanism).
         n_agents: Agents per sequence, >= 1.
         n_runs: Independent sequences, >= 1.
-        rng: Random generator (chunks use generators spawned from it).
+        rng: Random generator (chunks and blocks use generators spawned from it).
         bound: B for tau_B, or None.
         checkpoints: Agent indices at which to record l_n (default :func:`log_checkpoints`).
         record_runs: Keep the full trajectory of this many runs (memory N x record_runs).
-        chunk_runs: Runs per chunk.
+        chunk_runs: Runs per chunk (numpy, torch); blocks of the numba backend hold at most
+            ``min(chunk_runs, BLOCK_RUNS)`` runs.
+        backend: ``auto`` (numba where the agent type has a compiled kernel, else numpy),
+            ``numba``, ``numpy`` or ``torch``.
+        threads: Threads over blocks (numba backend); default: every core this process may use.
+        device: Torch device (torch backend); default ``cuda`` when available, else ``cpu``.
     """
     if n_agents < 1:
         raise ValueError(f"n_agents must be >= 1, got {n_agents!r}")
@@ -112,6 +150,17 @@ def simulate_sequences(
     checkpoints = log_checkpoints(n_agents) if checkpoints is None else np.asarray(checkpoints)
     if checkpoints.min() < 1 or checkpoints.max() > n_agents + 1:
         raise ValueError(f"checkpoints must lie in [1, {n_agents + 1}]")
+    kernel = _select_kernel(learner, backend)
+    if backend == "torch":
+        return _simulate_torch(
+            learner, kernel, n_agents, n_runs, rng, bound, checkpoints, record_runs, chunk_runs,
+            device,
+        )  # fmt: skip
+    if kernel is not None:
+        return _simulate_compiled(
+            kernel, n_agents, n_runs, rng, bound, checkpoints, record_runs,
+            min(chunk_runs, BLOCK_RUNS), threads,
+        )  # fmt: skip
     sizes = [min(chunk_runs, n_runs - start) for start in range(0, n_runs, chunk_runs)]
     parts = []
     recorded_left = record_runs
@@ -121,6 +170,27 @@ def simulate_sequences(
         parts.append(
             _simulate_chunk(learner, n_agents, size, chunk_rng, bound, checkpoints, record)
         )
+    return _concatenate(parts, n_agents, checkpoints)
+
+
+def _select_kernel(learner: BayesianLearner, backend: Backend) -> DecisionKernel | None:
+    """The compiled kernel the backend runs (None: the numpy loop)."""
+    if backend not in ("auto", "numba", "numpy", "torch"):
+        raise ValueError(f"backend must be auto, numba, numpy or torch, got {backend!r}")
+    if backend == "numpy":
+        return None
+    kernel = decision_kernel(learner.signal_model, learner.mechanism)
+    if kernel is None and backend != "auto":
+        raise ValueError(
+            f"the {backend} backend has no kernel for {type(learner.mechanism).__name__}; "
+            "use backend='numpy'"
+        )
+    return kernel
+
+
+def _concatenate(
+    parts: list[SequenceSummary], n_agents: int, checkpoints: np.ndarray
+) -> SequenceSummary:
     trajectories = [part.trajectory for part in parts if part.trajectory is not None]
     return SequenceSummary(
         n_agents=n_agents,
@@ -139,6 +209,84 @@ def simulate_sequences(
     )
 
 
+def available_threads() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _run_blocks(work: Callable[[int], None], n_blocks: int, threads: int | None) -> None:
+    """Call ``work(block)`` for every block, on ``threads`` threads (the kernels release the GIL)."""
+    threads = available_threads() if threads is None else threads
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads!r}")
+    if threads == 1 or n_blocks == 1:
+        for block in range(n_blocks):
+            work(block)
+        return
+    with ThreadPoolExecutor(min(threads, n_blocks)) as pool:
+        for _ in pool.map(work, range(n_blocks)):
+            pass
+
+
+def _simulate_compiled(
+    kernel: DecisionKernel,
+    n_agents: int,
+    n_runs: int,
+    rng: np.random.Generator,
+    bound: float | None,
+    checkpoints: np.ndarray,
+    record_runs: int,
+    block_runs: int,
+    threads: int | None,
+) -> SequenceSummary:
+    starts = list(range(0, n_runs, block_runs))
+    block_rngs = rng.spawn(len(starts))
+    theta = np.empty(n_runs, dtype=np.int8)
+    states = []
+    for start, block_rng in zip(starts, block_rngs, strict=True):
+        size = min(block_runs, n_runs - start)
+        theta[start : start + size] = np.where(block_rng.random(size) < 0.5, 1, -1)
+        states.append(seed_state(block_rng))
+    order = np.argsort(checkpoints, kind="stable")
+    sorted_checkpoints = checkpoints[order].astype(np.int64)
+    recorded = np.empty((checkpoints.size, n_runs))
+    recorded_wrong = np.empty((checkpoints.size, n_runs), dtype=np.int64)
+    # First correct action and report, wrong actions and reports, cascade start, hitting time.
+    counters = np.empty((6, n_runs), dtype=np.int64)
+    final = np.empty(n_runs)
+    record_runs = min(record_runs, n_runs)
+    trajectory = np.empty((n_agents + 1, record_runs))
+    limit = np.inf if bound is None else float(bound)
+
+    def work(block: int) -> None:
+        start = starts[block]
+        stop = min(start + block_runs, n_runs)
+        sequence_block(kernel.kind, kernel.flip_kind)(
+            states[block], n_agents, theta[start:stop], order, sorted_checkpoints, limit,
+            kernel.params, kernel.table, recorded[:, start:stop],
+            recorded_wrong[:, start:stop], counters[:, start:stop], final[start:stop],
+            trajectory[:, min(start, record_runs) : min(stop, record_runs)],
+        )  # fmt: skip
+
+    _run_blocks(work, len(starts), threads)
+    cascade_start = counters[4]
+    return SequenceSummary(
+        n_agents=n_agents,
+        theta=theta,
+        checkpoints=checkpoints,
+        public_llr=recorded,
+        wrong_actions_before=recorded_wrong,
+        first_correct_action=counters[0],
+        first_correct_report=counters[1],
+        wrong_actions=counters[2],
+        wrong_reports=counters[3],
+        cascade_start=cascade_start,
+        cascade_correct=(cascade_start >= 0) & (np.sign(final) == theta),
+        hitting_time=counters[5],
+        trajectory=trajectory if record_runs else None,
+    )
+
+
 def _simulate_chunk(
     learner: BayesianLearner,
     n_agents: int,
@@ -149,18 +297,42 @@ def _simulate_chunk(
     record_runs: int,
 ) -> SequenceSummary:
     theta = np.where(rng.random(n_runs) < 0.5, 1, -1).astype(np.int8)
-    public_llr = np.zeros(n_runs)
+
+    def step(public_llr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        turn = learner.turn(public_llr, theta, rng)
+        return turn.action, turn.report, turn.public_llr
+
+    in_cascade = (
+        learner.signal_model.in_cascade if isinstance(learner.signal_model, BinarySignal) else None
+    )
+    return _stream(
+        theta, n_agents, bound, checkpoints, record_runs, step, in_cascade, _numpy_full, np.asarray
+    )
+
+
+def _numpy_full(shape: tuple[int, ...], value: float, integer: bool) -> np.ndarray:
+    return np.full(shape, value, dtype=np.int64 if integer else np.float64)
+
+
+def _stream(theta, n_agents, bound, checkpoints, record_runs, step, in_cascade, full, to_numpy):
+    """The streamed summaries of one chunk of runs, stepping all of them at once.
+
+    Array-library agnostic (numpy arrays or torch tensors): ``step(l)`` returns (action, report,
+    l_next) for every run, ``in_cascade(l)`` flags runs in a binary cascade (None: never),
+    ``full(shape, value, integer)`` makes arrays and ``to_numpy`` brings them back.
+    """
+    n_runs = theta.shape[0]
+    public_llr = full((n_runs,), 0.0, False)
     never = n_agents + 1
-    first_correct_action = np.full(n_runs, never, dtype=np.int64)
-    first_correct_report = np.full(n_runs, never, dtype=np.int64)
-    wrong_actions = np.zeros(n_runs, dtype=np.int64)
-    wrong_reports = np.zeros(n_runs, dtype=np.int64)
-    cascade_start = np.full(n_runs, -1, dtype=np.int64)
-    hitting_time = np.full(n_runs, -1, dtype=np.int64)
-    recorded = np.empty((checkpoints.size, n_runs))
-    recorded_wrong = np.empty((checkpoints.size, n_runs), dtype=np.int64)
-    trajectory = np.empty((n_agents + 1, record_runs)) if record_runs else None
-    track_cascade = isinstance(learner.signal_model, BinarySignal)
+    first_correct_action = full((n_runs,), never, True)
+    first_correct_report = full((n_runs,), never, True)
+    wrong_actions = full((n_runs,), 0, True)
+    wrong_reports = full((n_runs,), 0, True)
+    cascade_start = full((n_runs,), -1, True)
+    hitting_time = full((n_runs,), -1, True)
+    recorded = full((checkpoints.size, n_runs), 0.0, False)
+    recorded_wrong = full((checkpoints.size, n_runs), 0, True)
+    trajectory = full((n_agents + 1, record_runs), 0.0, False) if record_runs else None
     checkpoint_slot = {int(n): slot for slot, n in enumerate(checkpoints)}
 
     for agent in range(1, n_agents + 1):
@@ -169,42 +341,125 @@ def _simulate_chunk(
             recorded_wrong[checkpoint_slot[agent]] = wrong_actions
         if trajectory is not None:
             trajectory[agent - 1] = public_llr[:record_runs]
-        if track_cascade:
-            starts = (cascade_start < 0) & learner.signal_model.in_cascade(public_llr)
+        if in_cascade is not None:
+            starts = (cascade_start < 0) & in_cascade(public_llr)
             cascade_start[starts] = agent - 1
-        turn = learner.turn(public_llr, theta, rng)
-        action_right = turn.action == theta
-        report_right = turn.report == theta
+        action, report, public_llr = step(public_llr)
+        action_right = action == theta
+        report_right = report == theta
         wrong_actions += ~action_right
         wrong_reports += ~report_right
         first_correct_action[action_right & (first_correct_action == never)] = agent
         first_correct_report[report_right & (first_correct_report == never)] = agent
-        public_llr = turn.public_llr
         if bound is not None:
-            hitting_time[(hitting_time < 0) & (np.abs(public_llr) >= bound)] = agent
+            hitting_time[(hitting_time < 0) & (abs(public_llr) >= bound)] = agent
 
     if never in checkpoint_slot:
         recorded[checkpoint_slot[never]] = public_llr
         recorded_wrong[checkpoint_slot[never]] = wrong_actions
     if trajectory is not None:
         trajectory[n_agents] = public_llr[:record_runs]
+    theta, final, cascade_start = to_numpy(theta), to_numpy(public_llr), to_numpy(cascade_start)
     started = cascade_start >= 0
-    cascade_correct = started & (np.sign(public_llr) == theta)  # l is frozen inside a cascade
     return SequenceSummary(
         n_agents=n_agents,
         theta=theta,
         checkpoints=checkpoints,
-        public_llr=recorded,
-        wrong_actions_before=recorded_wrong,
-        first_correct_action=first_correct_action,
-        first_correct_report=first_correct_report,
-        wrong_actions=wrong_actions,
-        wrong_reports=wrong_reports,
+        public_llr=to_numpy(recorded),
+        wrong_actions_before=to_numpy(recorded_wrong),
+        first_correct_action=to_numpy(first_correct_action),
+        first_correct_report=to_numpy(first_correct_report),
+        wrong_actions=to_numpy(wrong_actions),
+        wrong_reports=to_numpy(wrong_reports),
         cascade_start=cascade_start,
-        cascade_correct=cascade_correct,
-        hitting_time=hitting_time,
-        trajectory=trajectory,
+        cascade_correct=started & (np.sign(final) == theta),  # l is frozen inside a cascade
+        hitting_time=to_numpy(hitting_time),
+        trajectory=None if trajectory is None else to_numpy(trajectory),
     )
+
+
+def _simulate_torch(
+    learner: BayesianLearner,
+    kernel: DecisionKernel | None,
+    n_agents: int,
+    n_runs: int,
+    rng: np.random.Generator,
+    bound: float | None,
+    checkpoints: np.ndarray,
+    record_runs: int,
+    chunk_runs: int,
+    device: str | None,
+) -> SequenceSummary:
+    """The torch backend: :func:`_stream` over torch tensors, the decision of ``dp_kernels_torch``."""
+    import torch
+
+    from seqrl.mechanisms import dp_kernels_torch
+
+    assert kernel is not None  # _select_kernel raised otherwise
+    device = dp_kernels_torch.default_device() if device is None else device
+    torch_kernel = dp_kernels_torch.TorchKernel.build(kernel, device)
+    binary = kernel.kind == SIGNAL_BINARY
+    flips = kernel.random_inputs == 2
+
+    def full(shape: tuple[int, ...], value: float, integer: bool) -> torch.Tensor:
+        dtype = torch.int64 if integer else torch.float64
+        return torch.full(shape, value, dtype=dtype, device=torch_kernel.device)
+
+    def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+        return tensor.cpu().numpy()
+
+    def in_cascade(public_llr: torch.Tensor) -> torch.Tensor:
+        return dp_kernels_torch.regime(public_llr, torch_kernel) != 1
+
+    sizes = [min(chunk_runs, n_runs - start) for start in range(0, n_runs, chunk_runs)]
+    parts = []
+    recorded_left = record_runs
+    for size, chunk_rng in zip(sizes, rng.spawn(len(sizes)), strict=True):
+        record = min(recorded_left, size)
+        recorded_left -= record
+        generator = torch.Generator(device=torch_kernel.device)
+        generator.manual_seed(int(chunk_rng.integers(2**63)))
+
+        def uniform(size: int = size, generator: torch.Generator = generator) -> torch.Tensor:
+            return torch.rand(
+                size, generator=generator, dtype=torch.float64, device=torch_kernel.device
+            )
+
+        theta = torch.where(uniform() < 0.5, 1, -1).to(torch.int8)
+
+        def step(
+            public_llr: torch.Tensor,
+            size: int = size,
+            theta: torch.Tensor = theta,
+            uniform: Callable[[], torch.Tensor] = uniform,
+            generator: torch.Generator = generator,
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            if binary:
+                draw = uniform()
+            else:
+                draw = torch.randn(
+                    size, generator=generator, dtype=torch.float64, device=torch_kernel.device
+                )
+            flip = uniform() if flips else draw
+            _, action, report, after = dp_kernels_torch.decide(
+                public_llr, theta, draw, flip, torch_kernel
+            )
+            return action, report, after
+
+        parts.append(
+            _stream(
+                theta,
+                n_agents,
+                bound,
+                checkpoints,
+                record,
+                step,
+                in_cascade if binary else None,
+                full,
+                to_numpy,
+            )  # fmt: skip
+        )
+    return _concatenate(parts, n_agents, checkpoints)
 
 
 def simulate_hitting_times(
@@ -213,6 +468,8 @@ def simulate_hitting_times(
     max_agents: int,
     n_runs: int,
     rng: np.random.Generator,
+    *,
+    backend: Backend = "auto",
 ) -> np.ndarray:
     """tau_B, the reports until |l| >= B, for ``n_runs`` sequences under theta = +1.
 
@@ -224,6 +481,7 @@ def simulate_hitting_times(
         max_agents: Censoring horizon; runs that never reach |l| >= B get -1.
         n_runs: Independent sequences.
         rng: Random generator.
+        backend: ``auto``, ``numba`` or ``numpy`` (see :func:`simulate_sequences`).
 
     Returns:
         Hitting times, shape (n_runs,), -1 where censored.
@@ -231,7 +489,14 @@ def simulate_hitting_times(
     if not bound > 0:
         raise ValueError(f"bound must be > 0, got {bound!r}")
     return _first_passage(
-        learner, max_agents, n_runs, rng, lambda turn: np.abs(turn.public_llr) >= bound
+        learner,
+        max_agents,
+        n_runs,
+        rng,
+        lambda turn: np.abs(turn.public_llr) >= bound,
+        backend,
+        STOP_BOUND,
+        float(bound),
     )
 
 
@@ -241,6 +506,8 @@ def simulate_first_correct(
     n_runs: int,
     rng: np.random.Generator,
     of: str = "action",
+    *,
+    backend: Backend = "auto",
 ) -> np.ndarray:
     """The index of the first agent whose action (or report) is correct, under theta = +1.
 
@@ -253,13 +520,17 @@ def simulate_first_correct(
         n_runs: Independent sequences.
         rng: Random generator.
         of: ``action`` or ``report``.
+        backend: ``auto``, ``numba`` or ``numpy`` (see :func:`simulate_sequences`).
 
     Returns:
         First-correct indices, shape (n_runs,), -1 where censored.
     """
     if of not in ("action", "report"):
         raise ValueError(f"of must be action or report, got {of!r}")
-    return _first_passage(learner, max_agents, n_runs, rng, lambda turn: getattr(turn, of) > 0)
+    mode = STOP_ACTION if of == "action" else STOP_REPORT
+    return _first_passage(
+        learner, max_agents, n_runs, rng, lambda turn: getattr(turn, of) > 0, backend, mode
+    )
 
 
 def _first_passage(
@@ -268,11 +539,32 @@ def _first_passage(
     n_runs: int,
     rng: np.random.Generator,
     stops: Callable[[Turn], np.ndarray],
+    backend: Backend,
+    mode: int,
+    bound: float = np.inf,
 ) -> np.ndarray:
+    """First agent at which ``stops`` holds; the compiled kernel tests the same by ``mode``."""
     if max_agents < 1:
         raise ValueError(f"max_agents must be >= 1, got {max_agents!r}")
     if n_runs < 1:
         raise ValueError(f"n_runs must be >= 1, got {n_runs!r}")
+    if backend == "torch":
+        raise ValueError("first-passage simulations have no torch backend")
+    kernel = _select_kernel(learner, backend)
+    if kernel is not None:
+        stopped_at = np.empty(n_runs, dtype=np.int64)
+        starts = list(range(0, n_runs, BLOCK_RUNS))
+        states = [seed_state(block_rng) for block_rng in rng.spawn(len(starts))]
+
+        def work(block: int) -> None:
+            start = starts[block]
+            first_passage_block(kernel.kind, kernel.flip_kind)(
+                states[block], max_agents, mode, bound, kernel.params, kernel.table,
+                stopped_at[start : start + BLOCK_RUNS],
+            )  # fmt: skip
+
+        _run_blocks(work, len(starts), None)
+        return stopped_at
     stopped_at = np.full(n_runs, -1, dtype=np.int64)
     active = np.arange(n_runs)
     public_llr = np.zeros(n_runs)

@@ -8,6 +8,11 @@ Run: ``python bench/bench_irl.py`` (single-threaded BLAS, so the figures are per
    single-reward solves.
 3. The ``irl-misspecification`` task over 1000 random 32x4 MDPs: goal < 10 s on one core; against
    the same harness run MDP by MDP (batch_size=1) on a subset, scaled to 1000.
+4. How the sweep's cost grows: CPU seconds of ``irl-misspecification`` against n_states (16 .. 256,
+   50 MDPs) and against n_mdps (10 .. 3000, 32 states), with the fitted power-law exponents.
+   ``--figures DIR`` also draws irl_cost_growth.png (150 dpi) and .svg; ``--quick`` runs smaller
+   sizes. (Profiled at 256 states: ~40% of the time is the dense S x S solve of the L2-minimal
+   potential, O(S^3) per MDP, ~20% the next-state expectations; no cheap exact speed-up left.)
 """
 
 import os
@@ -15,6 +20,7 @@ import os
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+import argparse  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -94,9 +100,64 @@ def bench_sweep(subset: int = 50) -> None:
               f"starc_worst {metrics['starc_worst']:.3f}")  # fmt: skip
 
 
+def bench_growth(quick: bool) -> dict:
+    """CPU seconds of the sweep against n_states and against n_mdps."""
+    grids = {
+        "n_states": ([16, 32, 64, 128] + ([] if quick else [256]), {"n_mdps": 50}),
+        "n_mdps": ([10, 100, 1000] + ([] if quick else [3000]), {"n_states": 32}),
+    }
+    growth = {}
+    for axis, (grid, fixed) in grids.items():
+        seconds = []
+        for size in grid:
+            args = irl_misspecification.arguments({"n_actions": 4, **fixed, axis: size})
+            elapsed, _ = _timed(
+                lambda args=args: irl_misspecification.run(args, np.random.default_rng(0)),
+                repeats=3 if size <= 100 else 1,
+            )
+            seconds.append(elapsed)
+        exponent = np.polyfit(np.log(grid[1:]), np.log(seconds[1:]), 1)[0]
+        growth[axis] = {"grid": grid, "seconds": seconds, "fixed": fixed, "exponent": exponent}
+        label = ", ".join(f"{key} {value}" for key, value in fixed.items())
+        print(f"[4] irl-misspecification cost against {axis} ({label}, 4 actions): "
+              + ", ".join(f"{size}: {value:.2f} s" for size, value in zip(grid, seconds, strict=True))
+              + f"; seconds ~ {axis}^{exponent:.2f} (fit over all but the smallest)")  # fmt: skip
+    return growth
+
+
+def draw(growth: dict, folder: str) -> None:
+    """Seconds against n_states and n_mdps, log-log, as PNG (150 dpi) and SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, (axis, series) in zip(axes, growth.items(), strict=True):
+        ax.loglog(series["grid"], series["seconds"], marker="o", label="measured")
+        ax.set_xticks(series["grid"], [str(size) for size in series["grid"]])
+        ax.minorticks_off()
+        label = ", ".join(f"{key} = {value}" for key, value in series["fixed"].items())
+        ax.set_xlabel(f"{axis} ({label}, 4 actions)")
+        ax.set_ylabel("CPU seconds (one core)")
+        ax.set_title(f"irl-misspecification: seconds ~ {axis}^{series['exponent']:.2f}", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+    figure.suptitle("IRL sweep cost growth (one core, no GPU)", fontsize=10)
+    figure.tight_layout()
+    for suffix in ("png", "svg"):
+        figure.savefig(os.path.join(folder, f"irl_cost_growth.{suffix}"), dpi=150)
+
+
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Benchmarks of System 2 (IRL misspecification)")
+    parser.add_argument("--quick", action="store_true", help="smaller cost-growth sizes")
+    parser.add_argument("--figures", help="folder for irl_cost_growth.png/.svg")
+    options = parser.parse_args()
     print(f"bench_irl on {os.cpu_count()} CPUs (BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}); "
           f"times are CPU seconds of one core; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     bench_canonicalisation()
     bench_soft_value_iteration()
     bench_sweep()
+    growth = bench_growth(options.quick)
+    if options.figures:
+        draw(growth, options.figures)

@@ -8,7 +8,12 @@ from scipy import stats
 from scipy.special import expit
 
 from seqrl.agents.dp_bayesian_learner import BayesianLearner, BayesianPolicy
-from seqrl.agents.dp_engine import log_checkpoints, simulate_hitting_times, simulate_sequences
+from seqrl.agents.dp_engine import (
+    log_checkpoints,
+    simulate_first_correct,
+    simulate_hitting_times,
+    simulate_sequences,
+)
 from seqrl.mechanisms.dp_privacy import (
     HeterogeneousBudget,
     RandomizedResponse,
@@ -115,10 +120,15 @@ def test_public_llr_is_calibrated(learner):
         assert abs(observed - predicted.mean()) < 4.5 * se
 
 
-@pytest.mark.parametrize(("epsilon", "bound"), [(1.0, 4.0), (0.5, 3.0), (math.inf, 4.0)])
-def test_bellman_hitting_time_matches_monte_carlo(epsilon, bound):
+@pytest.mark.parametrize(
+    ("epsilon", "bound", "backend"),
+    [(1.0, 4.0, "numba"), (0.5, 3.0, "numba"), (math.inf, 4.0, "numba"), (1.0, 4.0, "numpy")],
+)
+def test_bellman_hitting_time_matches_monte_carlo(epsilon, bound, backend):
     learner = _smoothed(epsilon)
-    times = simulate_hitting_times(learner, bound, 100_000, 4000, np.random.default_rng(8))
+    times = simulate_hitting_times(
+        learner, bound, 100_000, 4000, np.random.default_rng(8), backend=backend
+    )
     assert (times > 0).all()
     bellman = learner.expected_hitting_time(bound, grid_points=2000)
     standard_error = times.std() / math.sqrt(times.size)
@@ -194,3 +204,130 @@ def test_million_agent_sequences_stream_their_summaries():
     assert (summary.cascade_start < summary.checkpoints[slot]).all()
     wrong_after = summary.wrong_actions - summary.wrong_actions_before[slot]
     assert np.all((wrong_after == 0) | (wrong_after == later))
+
+
+# --------------------------------------------------------------------------------------------------
+# Backends: the compiled (numba) loop, the numpy loop and torch agree; threads change nothing.
+
+BACKEND_TYPES = {
+    "binary-rr": _binary(0.7, 1.0),
+    "binary-none": _binary(0.6, math.inf),
+    "smoothed": _smoothed(1.0),
+    "gaussian-rr": BayesianLearner(GaussianSignal(0.8), make_mechanism("randomized_response", 2.0)),
+}
+
+
+def _same_law(reference, other, name):
+    """Means within 4.5 standard errors and, for continuous laws, a two-sample KS test."""
+    reference, other = np.asarray(reference, float), np.asarray(other, float)
+    difference = reference.mean() - other.mean()
+    error = math.sqrt(reference.var() / reference.size + other.var() / other.size)
+    assert abs(difference) <= 4.5 * error + 1e-12, (name, reference.mean(), other.mean())
+    assert stats.ks_2samp(reference, other).pvalue > 1e-3, name
+
+
+@pytest.mark.parametrize("name", BACKEND_TYPES)
+def test_numba_and_numpy_backends_agree_in_distribution(name):
+    learner = BACKEND_TYPES[name]
+    runs = dict(n_agents=30, n_runs=20_000, bound=2.0)
+    compiled = simulate_sequences(learner, rng=np.random.default_rng(1), backend="numba", **runs)
+    looped = simulate_sequences(learner, rng=np.random.default_rng(2), backend="numpy", **runs)
+    _same_law(compiled.oriented_llr[-1], looped.oriented_llr[-1], f"{name} final LLR")
+    _same_law(compiled.oriented_llr[5], looped.oriented_llr[5], f"{name} LLR at a checkpoint")
+    for field in ("wrong_actions", "wrong_reports", "first_correct_report", "hitting_time"):
+        _same_law(getattr(compiled, field), getattr(looped, field), f"{name} {field}")
+    if name.startswith("binary"):
+        _same_law(compiled.cascade_start, looped.cascade_start, f"{name} cascade start")
+
+
+@pytest.mark.parametrize("name", ["binary-rr", "smoothed"])
+def test_compiled_results_do_not_depend_on_the_number_of_threads(name):
+    learner = BACKEND_TYPES[name]
+    results = [
+        simulate_sequences(
+            learner,
+            40,
+            5000,
+            np.random.default_rng(3),
+            bound=3.0,
+            record_runs=3000,
+            threads=threads,
+        )  # fmt: skip
+        for threads in (1, 2, 3)
+    ]
+    for other in results[1:]:
+        for field in ("theta", "public_llr", "wrong_actions_before", "first_correct_action",
+                      "first_correct_report", "wrong_actions", "wrong_reports", "cascade_start",
+                      "cascade_correct", "hitting_time", "trajectory"):  # fmt: skip
+            np.testing.assert_array_equal(getattr(results[0], field), getattr(other, field))
+
+
+def test_compiled_first_passages_agree_with_the_numpy_loop():
+    learner = _smoothed(0.5, sigma=1.3)
+    for of in ("action", "report"):
+        compiled = simulate_first_correct(learner, 500, 20_000, np.random.default_rng(4), of)
+        looped = simulate_first_correct(
+            learner, 500, 20_000, np.random.default_rng(5), of, backend="numpy"
+        )
+        _same_law(np.minimum(compiled, 500), np.minimum(looped, 500), of)
+
+
+def test_heterogeneous_budgets_fall_back_to_numpy_and_refuse_numba():
+    hidden = BayesianLearner(
+        GaussianSignal(1.0),
+        HeterogeneousBudget(SmoothedRandomizedResponse(1.0), "uniform", 0.0, 1.0),
+    )
+    assert hidden.kernel is None
+    summary = simulate_sequences(hidden, 5, 10, np.random.default_rng(0))
+    assert summary.n_runs == 10
+    with pytest.raises(ValueError, match="no kernel"):
+        simulate_sequences(hidden, 5, 10, np.random.default_rng(0), backend="numba")
+
+
+@pytest.mark.parametrize("name", ["binary-rr", "smoothed"])
+def test_torch_backend_on_cpu_matches_numba_in_distribution(name):
+    pytest.importorskip("torch")
+    learner = BACKEND_TYPES[name]
+    runs = dict(n_agents=30, n_runs=20_000, bound=2.0, record_runs=4)
+    compiled = simulate_sequences(learner, rng=np.random.default_rng(6), **runs)
+    on_torch = simulate_sequences(
+        learner, rng=np.random.default_rng(7), backend="torch", device="cpu", **runs
+    )
+    assert on_torch.trajectory.shape == (31, 4)
+    np.testing.assert_array_equal(
+        on_torch.trajectory[on_torch.checkpoints - 1], on_torch.public_llr[:, :4]
+    )
+    _same_law(compiled.oriented_llr[-1], on_torch.oriented_llr[-1], f"{name} final LLR")
+    for field in ("wrong_actions", "wrong_reports", "first_correct_action", "hitting_time"):
+        _same_law(getattr(compiled, field), getattr(on_torch, field), f"{name} {field}")
+
+
+def test_torch_backend_reproduces_the_gamblers_ruin_closed_form():
+    pytest.importorskip("torch")
+    closed = BinaryCascadeClosedForm(0.7, 1.0)
+    summary = simulate_sequences(
+        _binary(0.7, 1.0), 200, 20_000, np.random.default_rng(8), backend="torch", device="cpu"
+    )
+    assert (summary.cascade_start >= 0).all()
+    correct_se = math.sqrt(closed.probability_correct * (1 - closed.probability_correct) / 20_000)
+    assert abs(summary.cascade_correct.mean() - closed.probability_correct) < 4 * correct_se
+    start = summary.cascade_start
+    assert abs(start.mean() - closed.expected_start) < 4 * start.std() / math.sqrt(start.size)
+
+
+def test_learner_turn_runs_the_compiled_decision_with_numpys_draw_order():
+    # Hosts stepping one agent at a time (Mesa, Gymnasium) call turn(): the compiled decision on
+    # draws taken from their generator in the numpy path's order, so both paths see the same draws.
+    learner = _smoothed(1.0)
+    llr = np.linspace(-3, 3, 1000)
+    compiled = learner.turn(llr, 1, np.random.default_rng(9))
+    rng = np.random.default_rng(9)
+    signal = learner.signal_model.sample(1, rng.standard_normal(llr.size))
+    action = learner.act(llr, signal)
+    flip = learner.mechanism.flip_probability(signal, llr, learner.signal_model)
+    report = np.where(rng.random(llr.size) < flip, -action, action)
+    np.testing.assert_array_equal(compiled.action, action)
+    np.testing.assert_array_equal(compiled.report, report)
+    expected = llr + learner.mechanism.llr_increment(report, llr, learner.signal_model)
+    assert np.max(np.abs(compiled.public_llr - expected)) <= 1e-9
+    assert np.max(np.abs(learner.observe(llr, report) - expected)) <= 1e-9

@@ -337,3 +337,173 @@ def test_report_increment_is_zero_inside_a_binary_cascade():
             np.testing.assert_array_equal(
                 report_llr_increment(mechanism, report, inside, signal_model), 0.0
             )
+
+
+# --------------------------------------------------------------------------------------------------
+# The compiled kernel (seqrl.mechanisms.dp_kernels) against numpy's generator and the closed forms.
+
+KERNEL_TYPES = {
+    "smoothed-1-1": (GaussianSignal(1.0), SmoothedRandomizedResponse(1.0)),
+    "smoothed-0.3-0.3": (GaussianSignal(0.3), SmoothedRandomizedResponse(0.3, 0.2)),
+    "smoothed-4-2": (GaussianSignal(4.0), SmoothedRandomizedResponse(2.0)),
+    "smoothed-1-0.05": (GaussianSignal(1.0), SmoothedRandomizedResponse(0.05)),
+    "rr-gaussian": (GaussianSignal(0.5), RandomizedResponse(3.0)),
+    "none-gaussian": (GaussianSignal(2.0), NoPrivacy()),
+}
+
+
+def test_kernel_generator_is_numpys_sfc64_bit_for_bit():
+    import numba
+
+    from seqrl.mechanisms.dp_kernels import next_double, next_uint64, state_of
+
+    @numba.njit
+    def stream(state, count):
+        words, doubles = np.empty(count, dtype=np.uint64), np.empty(count)
+        for index in range(count):
+            words[index], state = next_uint64(state)
+        for index in range(count):
+            doubles[index], state = next_double(state)
+        return words, doubles
+
+    bit_generator = np.random.SFC64(2024)
+    words, doubles = stream(state_of(bit_generator), 2000)
+    np.testing.assert_array_equal(words, bit_generator.random_raw(2000))
+    np.testing.assert_array_equal(doubles, np.random.Generator(bit_generator).random(2000))
+
+
+def test_ziggurat_layers_have_equal_area_and_draws_are_standard_normal():
+    import numba
+
+    from seqrl.mechanisms import dp_kernels
+
+    # Every layer's area equals v (the base strip: the rectangle to r and the tail beyond).
+    r = dp_kernels._ZIG_R
+    width = dp_kernels._ZIG_W * float(1 << 52)
+    heights = dp_kernels._ZIG_F
+    area = r * math.exp(-r * r / 2) + math.sqrt(math.pi / 2) * math.erfc(r / math.sqrt(2))
+    assert width[0] * heights[1] == pytest.approx(area, rel=1e-14)
+    layers = width[1:] * (heights[2:] - heights[1:-1])
+    np.testing.assert_allclose(layers, area, rtol=1e-9)
+    assert heights[-1] == 1.0
+
+    @numba.njit
+    def draws(state, count):
+        out = np.empty(count)
+        for index in range(count):
+            out[index], state = dp_kernels.next_normal(state)
+        return out
+
+    sample = draws(dp_kernels.seed_state(np.random.default_rng(3)), 400_000)
+    assert stats.kstest(sample, "norm").pvalue > 1e-3
+    # The tail beyond r (its own sampler) has the right mass and the right shape.
+    tail = np.abs(sample) > r
+    expected = 2 * stats.norm.sf(r)
+    assert abs(tail.mean() - expected) < 4.5 * math.sqrt(expected / sample.size)
+    assert abs(sample.mean()) < 4.5 / math.sqrt(sample.size)
+    assert abs(sample.var() - 1) < 4.5 * math.sqrt(2 / sample.size)
+
+
+def test_compiled_log_ndtr_matches_scipy_in_both_tails():
+    from scipy.special import log_ndtr
+
+    from seqrl.mechanisms.dp_kernels import log_ndtr_many
+
+    z = np.concatenate([np.linspace(-60, 40, 200_001), -np.geomspace(20, 1e6, 500)])
+    expected = log_ndtr(z)
+    relative = np.abs(log_ndtr_many(z) - expected) / np.maximum(1.0, np.abs(expected))
+    assert relative.max() < 1e-14
+
+
+@pytest.mark.parametrize("name", KERNEL_TYPES)
+def test_compiled_closed_form_matches_numpy_closed_form(name):
+    from seqrl.mechanisms.dp_kernels import decision_kernel, exact_increment_many
+
+    signal, mechanism = KERNEL_TYPES[name]
+    kernel = decision_kernel(signal, mechanism)
+    llr = np.concatenate([np.linspace(-400, 400, 40_001), [-1e4, 1e4, 3e4]]) / signal.sigma**2
+    expected = mechanism.llr_increment(1, llr, signal)
+    got = exact_increment_many(llr, kernel.params)
+    assert np.max(np.abs(got - expected) / np.maximum(1.0, np.abs(expected))) < 1e-12
+
+
+def test_one_table_serves_both_reports_by_symmetry():
+    # P(x | l, theta) = P(-x | -l, -theta), so D(-1, l) = -D(+1, -l): checked on the numpy closed form.
+    llr = np.linspace(-30, 30, 601)
+    for signal, mechanism in KERNEL_TYPES.values():
+        np.testing.assert_allclose(
+            mechanism.llr_increment(-1, llr, signal),
+            -mechanism.llr_increment(1, -llr, signal),
+            rtol=1e-12,
+            atol=1e-14,
+        )
+
+
+@pytest.mark.parametrize("name", KERNEL_TYPES)
+def test_tabulated_increment_is_within_1e_9_of_the_closed_form(name):
+    from seqrl.mechanisms.dp_kernels import TABLE_ERROR_BOUND, decision_kernel, increment_many
+
+    signal, mechanism = KERNEL_TYPES[name]
+    kernel = decision_kernel(signal, mechanism)
+    assert kernel.checked_error <= TABLE_ERROR_BOUND / 4
+    rng = np.random.default_rng(11)
+    # 10^6 random points over the table and beyond it (where the closed form takes over), and the
+    # midpoint of every cell (where the spline's error peaks), for both reports.
+    span = kernel.high - kernel.low
+    llr = np.concatenate(
+        [
+            rng.uniform(kernel.low - 0.2 * span, kernel.high + 0.2 * span, 1_000_000),
+            kernel.low + kernel.step * (np.arange(kernel.table.shape[0]) + 0.5),
+        ]
+    )
+    for report in (-1, 1):
+        reports = np.full(llr.size, report, dtype=np.int8)
+        got = increment_many(reports, llr, kernel.kind, kernel.params, kernel.table)
+        expected = mechanism.llr_increment(report, llr, signal)
+        inside = (report * llr >= kernel.low) & (report * llr < kernel.high)
+        assert np.abs(got - expected)[inside].max() <= TABLE_ERROR_BOUND
+        outside = np.abs(got - expected)[~inside] / np.maximum(1.0, np.abs(expected[~inside]))
+        assert outside.max() < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("signal", "mechanism"),
+    [
+        *KERNEL_TYPES.values(),
+        (BinarySignal(0.7), RandomizedResponse(1.0)),
+        (BinarySignal(0.6), NoPrivacy()),
+    ],
+)
+def test_compiled_decision_equals_the_numpy_rule_on_the_same_draws(signal, mechanism):
+    from seqrl.mechanisms.dp_kernels import decide_many, decision_kernel
+    from seqrl.mechanisms.dp_signals import bayesian_action
+
+    kernel = decision_kernel(signal, mechanism)
+    rng = np.random.default_rng(5)
+    size = 200_000
+    llr = rng.normal(0, 3, size)
+    llr[:1000] = 0.0  # ties of binary signals
+    theta = np.where(rng.random(size) < 0.5, 1, -1).astype(np.int8)
+    draws = rng.random(size) if isinstance(signal, BinarySignal) else rng.standard_normal(size)
+    uniforms = rng.random(size)
+    signals, actions, reports, after = decide_many(
+        llr, theta, draws, uniforms, kernel.kind, kernel.flip_kind, kernel.params, kernel.table
+    )
+    expected_signal = signal.sample(theta, draws)
+    expected_action = bayesian_action(llr, signal.private_llr(expected_signal))
+    flip = mechanism.flip_probability(expected_signal, llr, signal)
+    expected_report = np.where(uniforms < flip, -expected_action, expected_action)
+    np.testing.assert_array_equal(signals, expected_signal)
+    np.testing.assert_array_equal(actions, expected_action)
+    np.testing.assert_array_equal(reports, expected_report)
+    increment = mechanism.llr_increment(expected_report, llr, signal)
+    tolerance = 0.0 if isinstance(signal, BinarySignal) else 1e-9
+    assert np.max(np.abs(after - (llr + increment))) <= tolerance
+
+
+def test_heterogeneous_budgets_have_no_compiled_kernel():
+    from seqrl.mechanisms.dp_kernels import decision_kernel
+
+    budget = HeterogeneousBudget(SmoothedRandomizedResponse(1.0), "uniform", 0.0, 1.0)
+    assert decision_kernel(GaussianSignal(1.0), budget) is None
+    assert decision_kernel(BinarySignal(0.7), RandomizedResponse(1.0)) is not None
