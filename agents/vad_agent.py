@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from seqrl.agents.vad_llm_backends import BackendError, ChatBackend, Message
+from seqrl.agents.vad_llm_backends import BackendError, CallRecord, ChatBackend, Message
 from seqrl.mechanisms.vad_affect import (
     AffectDynamicsParams,
     LexiconAffectEstimator,
@@ -86,6 +86,10 @@ class TurnRecord:
         state: s_t (V, A, D) after the update.
         injected: Whether a state block was in the prompt.
         seconds: Wall time of the turn.
+        system_prompt: The fixed instruction the prompt began with.
+        injected_block: The VAD state block in the prompt ("" when none was injected).
+        call: The generation's provenance (:class:`~seqrl.agents.vad_llm_backends.CallRecord`:
+            backend, model id, sampling, token counts, seconds, attempts), or None.
     """
 
     turn: int
@@ -99,6 +103,9 @@ class TurnRecord:
     state: tuple[float, float, float]
     injected: bool
     seconds: float
+    system_prompt: str = ""
+    injected_block: str = ""
+    call: CallRecord | None = None
 
 
 def _triple(values: np.ndarray) -> tuple[float, float, float]:
@@ -174,12 +181,12 @@ class AffectiveAgent:
         messages.append({"role": "user", "content": heard})
         return messages
 
-    def speak(self, heard: str) -> tuple[str, str]:
-        """Generate a reply to ``heard`` under the current state; returns (reply, error)."""
+    def speak(self, messages: list[Message]) -> tuple[str, str]:
+        """Generate the reply to a prompt of :meth:`messages`; returns (reply, error)."""
         turn = len(self.history) + 1
         try:
             reply = self.backend.generate(
-                self.messages(heard), seed=self.seed + turn, temperature=self.config.temperature
+                messages, seed=self.seed + turn, temperature=self.config.temperature
             )
         except BackendError as error:
             logger.warning("turn %d failed: %s", turn, error)
@@ -198,7 +205,8 @@ class AffectiveAgent:
         injected = self.injects
         if source == "user":
             self.observe(heard_estimate)
-        reply, error = self.speak(heard)
+        messages = self.messages(heard)
+        reply, error = self.speak(messages)
         # The reply is always measured; it drives the state only under "agent" and "both".
         reply_estimate = self.estimator.estimate(reply) if reply.strip() else None
         if source == "user":
@@ -225,6 +233,9 @@ class AffectiveAgent:
             state=_triple(self.state),
             injected=injected,
             seconds=time.perf_counter() - started,
+            system_prompt=messages[0]["content"],
+            injected_block=messages[-2]["content"] if injected else "",
+            call=getattr(self.backend, "last_call", None),
         )
         self.history.append(record)
         if not record.failed:

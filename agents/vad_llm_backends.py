@@ -41,11 +41,40 @@ class BackendError(RuntimeError):
     """A generation failed after every retry; the turn is recorded as failed."""
 
 
+@dataclass(frozen=True)
+class CallRecord:
+    """The provenance of one generation call (what a transcript line records beside the text).
+
+    Attributes:
+        backend: ``embedded``, ``openai`` or ``scripted``.
+        model: The model id (GGUF file name, the server's model name, or ``scripted``).
+        temperature: Sampling temperature.
+        seed: Sampling seed.
+        max_tokens: Generation limit.
+        prompt_tokens: Tokens in the prompt, when the backend reports them.
+        completion_tokens: Tokens generated, when the backend reports them.
+        seconds: Wall time of the call, retries included.
+        attempts: Attempts made (1 + retries used).
+    """
+
+    backend: str
+    model: str
+    temperature: float
+    seed: int
+    max_tokens: int | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    seconds: float
+    attempts: int
+
+
 class ChatBackend(Protocol):
     """The protocol every backend implements."""
 
     generated_tokens: int
     """Tokens generated so far by this backend (for throughput figures)."""
+    last_call: CallRecord | None
+    """The provenance of the latest call (set whether it succeeded or failed)."""
 
     def generate(self, messages: Sequence[Message], seed: int, temperature: float) -> str:
         """Return the assistant's reply to ``messages`` (OpenAI chat format).
@@ -84,13 +113,18 @@ def call_with_retries(
     policy: RetryPolicy,
     retry_on: tuple[type[BaseException], ...],
     sleep: Callable[[float], None] = time.sleep,
+    attempts: list[int] | None = None,
 ) -> T:
     """Call ``function``; on an exception of ``retry_on`` wait and retry with exponential backoff.
+
+    ``attempts``, when given, receives the number of attempts made.
 
     Raises:
         BackendError: the last attempt failed too (chained to its exception).
     """
     for attempt in range(policy.max_retries + 1):
+        if attempts is not None:
+            attempts[:] = [attempt + 1]
         try:
             return function()
         except retry_on as error:
@@ -136,11 +170,20 @@ class ScriptedBackend:
 
             self._respond = respond
         self.generated_tokens = 0
+        self.last_call: CallRecord | None = None
 
     def generate(self, messages: Sequence[Message], seed: int, temperature: float) -> str:
-        """Return the next scripted reply (``seed`` and ``temperature`` are ignored)."""
-        reply = self._respond(messages)
-        self.generated_tokens += len(reply.split())
+        """Return the next scripted reply (``seed`` and ``temperature`` are ignored; the words of
+        a reply count as its tokens)."""
+        started = time.perf_counter()
+        reply: str | None = None
+        try:
+            reply = self._respond(messages)
+        finally:
+            words = None if reply is None else len(reply.split())
+            self.last_call = CallRecord("scripted", "scripted", temperature, seed, None, None,
+                                        words, time.perf_counter() - started, 1)  # fmt: skip
+        self.generated_tokens += words or 0
         return reply
 
 
@@ -231,10 +274,14 @@ class LlamaCppBackend:
         self.max_tokens = max_tokens
         self.repeat_penalty = repeat_penalty
         self.retry = retry or RetryPolicy(max_retries=1, backoff_s=0.0)
+        self.model = Path(path).name
         self.generated_tokens = 0
+        self.last_call: CallRecord | None = None
 
     def generate(self, messages: Sequence[Message], seed: int, temperature: float) -> str:
         """Generate a reply with llama.cpp's chat template for the model."""
+        started, attempts = time.perf_counter(), [0]
+        usage: dict[str, Any] = {}
 
         def call() -> dict[str, Any]:
             return self._llama.create_chat_completion(
@@ -245,8 +292,18 @@ class LlamaCppBackend:
                 repeat_penalty=self.repeat_penalty,
             )
 
-        response = call_with_retries(call, self.retry, retry_on=(RuntimeError, ValueError))
-        self.generated_tokens += int(response["usage"]["completion_tokens"])
+        try:
+            response = call_with_retries(
+                call, self.retry, retry_on=(RuntimeError, ValueError), attempts=attempts
+            )
+            usage = response["usage"]
+        finally:
+            self.last_call = CallRecord(
+                "embedded", self.model, temperature, seed, self.max_tokens,
+                usage.get("prompt_tokens"), usage.get("completion_tokens"),
+                time.perf_counter() - started, attempts[0],
+            )  # fmt: skip
+        self.generated_tokens += int(usage["completion_tokens"])
         return (response["choices"][0]["message"]["content"] or "").strip()
 
 
@@ -289,13 +346,17 @@ class OpenAIBackend:
             timeout=self.retry.timeout_s,
             max_retries=0,
         )
+        # Transient: the connection, a timeout, rate limiting, a 5xx, a malformed or cut-off body.
         self._retry_on = (
             openai.APIConnectionError,
             openai.APITimeoutError,
             openai.RateLimitError,
             openai.InternalServerError,
+            openai.APIResponseValidationError,
+            ValueError,  # json.JSONDecodeError of a cut-off body
         )
         self.generated_tokens = 0
+        self.last_call: CallRecord | None = None
         if check:
             self.check_reachable()
 
@@ -303,14 +364,22 @@ class OpenAIBackend:
         return f"OpenAIBackend(base_url={self.base_url!r}, model={self.model!r})"
 
     def check_reachable(self, timeout_s: float = 5.0) -> None:
-        """Raise ValueError naming the endpoint when it cannot be reached."""
+        """Probe the endpoint by listing its models, once and within ``timeout_s``.
+
+        Raises:
+            ValueError: naming the endpoint and what went wrong (unreachable, an HTTP error
+                status, a reply that is not an OpenAI model list).
+        """
         import openai
 
         try:
             self._client.with_options(timeout=timeout_s).models.list()
-        except (openai.APIConnectionError, openai.APITimeoutError) as error:
+        except (openai.APIError, ValueError) as error:
+            status = getattr(error, "status_code", None)
+            what = f"HTTP {status}" if status else type(error).__name__
             raise ValueError(
-                f"openai endpoint {self.base_url!r} is unreachable: {type(error).__name__}"
+                f"OpenAI-compatible endpoint {self.base_url!r} failed its probe (GET /models: "
+                f"{what}); check the server and the address"
             ) from None
 
     def generate(self, messages: Sequence[Message], seed: int, temperature: float) -> str:
@@ -328,7 +397,27 @@ class OpenAIBackend:
                 max_tokens=self.max_tokens,
             )
 
-        response = call_with_retries(call, self.retry, retry_on=self._retry_on)
-        if response.usage is not None:
-            self.generated_tokens += int(response.usage.completion_tokens)
-        return (response.choices[0].message.content or "").strip()
+        import openai
+
+        started, attempts = time.perf_counter(), [0]
+        usage = None
+        try:
+            response = call_with_retries(call, self.retry, self._retry_on, attempts=attempts)
+            usage = response.usage
+            text = (response.choices[0].message.content or "").strip()
+        except openai.OpenAIError as error:  # not worth retrying (4xx: bad request, auth, model)
+            status = getattr(error, "status_code", None)
+            raise BackendError(
+                f"{self.base_url}: {f'HTTP {status}' if status else type(error).__name__}: {error}"
+            ) from error
+        except (AttributeError, IndexError, TypeError) as error:  # a reply without choices
+            raise BackendError(f"{self.base_url}: malformed reply: {error!r}") from error
+        finally:
+            self.last_call = CallRecord(
+                "openai", self.model, temperature, seed, self.max_tokens,
+                getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None),
+                time.perf_counter() - started, attempts[0],
+            )  # fmt: skip
+        if usage is not None:
+            self.generated_tokens += int(usage.completion_tokens)
+        return text

@@ -11,7 +11,17 @@ from seqrl.scenarios.core import (  # noqa: E402
     TaskOutput,
     artifact_dir,
     param,
+    report_progress,
     scenario,
 )
 
-__all__ = ["BadInput", "Param", "Scenario", "TaskOutput", "artifact_dir", "param", "scenario"]
+__all__ = [
+    "BadInput",
+    "Param",
+    "Scenario",
+    "TaskOutput",
+    "artifact_dir",
+    "param",
+    "report_progress",
+    "scenario",
+]

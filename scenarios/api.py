@@ -4,7 +4,7 @@
 
     result = seqrl.run("dp-binary-cascade", grid={"epsilon": [0.5, 1.0]}, seeds=3, quick=True)
     result.results           # one row per task
-    result.summary()         # n, mean, 95% bootstrap CI and IQM per combination and metric
+    result.summary()         # per combination and metric: n, mean/median/IQM with 95% bootstrap bounds
     result.figures()         # the scenario's matplotlib figures
 
 With ``out=None`` (the default) the run lives in memory; with ``out="DIR"`` every finished task is
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import pickle
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,8 +28,16 @@ import pandas as pd
 from seqrl.scenarios.core import BadInput, Scenario
 from seqrl.scenarios.extras import require_extras
 from seqrl.scenarios.registry import builtin_scenarios, canonical_reference, resolve
-from seqrl.scenarios.runner import EXECUTORS, ScenarioSource, Task, execute, plan
-from seqrl.scenarios.storage import MemoryStore, RunStore, assemble, check_writable
+from seqrl.scenarios.runner import EXECUTORS, ScenarioSource, Task, execute, open_executor, plan
+from seqrl.scenarios.storage import (
+    DamagedRun,
+    MemoryStore,
+    OutputError,
+    RunStore,
+    assemble,
+    check_writable,
+    run_fingerprint,
+)
 from seqrl.scenarios.sweeps import grid_overrides
 
 if TYPE_CHECKING:
@@ -38,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called after each finished task with (tasks done, tasks in the run)."""
+TaskProgress = Callable[[str, int, int, str], None]
+"""Called as running tasks report progress, with (task id, done, total, unit)."""
 
 
 class RunFailed(RuntimeError):
@@ -187,7 +198,8 @@ class RunResult:
         return list(self.manifest["identity"]["grid"][0])
 
     def summary(self) -> pd.DataFrame:
-        """Per parameter combination and numeric metric: n, mean, 95% bootstrap CI, IQM."""
+        """Per parameter combination and numeric metric: n, then mean, median and IQM, each with
+        its 95% stratified-bootstrap bounds (NaN with fewer than 3 seeds: no interval from so few)."""
         from seqrl.scenarios.report import summarise
 
         if self.results.empty:
@@ -213,12 +225,14 @@ def run(
     seed: int = 0,
     out: str | Path | None = None,
     executor: str | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     ray_address: str | None = None,
     quick: bool = False,
     fresh: bool = False,
+    repair: bool = False,
     errors: str = "raise",
     progress: Progress | None = None,
+    task_progress: TaskProgress | None = None,
     command: list[str] | None = None,
 ) -> RunResult:
     """Run a scenario over a grid of parameter values times seeds.
@@ -227,18 +241,25 @@ def run(
         scenario: A built-in name, ``FILE.py:NAME``, or a Scenario object.
         params, grid, seeds, seed, quick: As for :func:`plan_run`.
         out: Run directory (every task persisted as it finishes; the same call resumes), or None
-            to keep everything in memory.
+            to keep everything in memory. A directory is locked for the run's life: a second run
+            into it is refused while the first is alive.
         executor: ``serial``, ``process`` or ``ray`` (default: process when workers > 1).
-        workers: Parallel workers.
+        workers: Parallel workers (default 1; for ``ray`` without an address, every local CPU).
         ray_address: A running Ray cluster (with ``executor="ray"``); None starts a local Ray.
         fresh: Delete a previous run in ``out`` first instead of resuming it.
+        repair: Rebuild a damaged or missing manifest.json of ``out`` from this call, keeping
+            the task files that verify as tasks of this run.
         errors: ``"raise"`` (:class:`RunFailed` when any task raised) or ``"keep"`` (return the
             result with its ``failures``).
         progress: Called after each finished task with (done, total).
+        task_progress: Called in this process, under every executor, as running tasks report
+            progress (:func:`seqrl.report_progress`), with (task id, done, total, unit).
         command: The command line to record in the manifest (the CLI passes its argv).
 
     Raises:
-        BadInput: bad input or a missing extra, before anything is run or written.
+        BadInput: bad input, a missing extra, an unusable or locked ``out``, a damaged manifest,
+            or an unreachable Ray cluster, before anything is run or written; OutputError (a
+            BadInput) when ``out`` cannot be written mid-run (finished tasks are kept).
         RunFailed: some tasks raised (with ``errors="raise"``); finished tasks are kept.
         KeyboardInterrupt: interrupted; finished tasks are kept and the same call resumes.
     """
@@ -246,32 +267,25 @@ def run(
     resolved = run_plan.scenario
     require_extras(resolved.requires, f"scenario {resolved.name}")
     executor = _executor(executor, workers, ray_address)
+    workers = _workers(executor, workers, ray_address)
     source = _worker_source(run_plan, executor)
     if errors not in ("raise", "keep"):
         raise BadInput(f"errors must be 'raise' or 'keep', got {errors!r}")
+    if out is not None and str(out) == "":
+        raise BadInput("out must name a directory, got ''")
 
     from seqrl.scenarios.provenance import code_fingerprint, package_versions
 
-    user_file = _user_file(run_plan.reference)
-    fingerprint = code_fingerprint(user_file)
-    store: RunStore | MemoryStore
-    out_dir = None if out is None else Path(out)
-    if out_dir is None:
-        store = MemoryStore()
-    else:
-        if str(out) == "":
-            raise BadInput("out must name a directory, got ''")
-        check_writable(out_dir)
-        store = RunStore(out_dir)
-        if fresh:
-            store.clear()
-        store.check_compatible(run_plan.identity)
-        store.check_code(fingerprint)
-
-    finished = store.finished_ids()
-    todo = [t for t in run_plan.tasks if t.task_id not in finished]
+    fingerprint = code_fingerprint(_user_file(run_plan.reference))
+    pool = open_executor(executor, workers, ray_address)  # Ray fails fast, before any write
+    try:
+        store, previous = _open_store(run_plan, out, fresh, repair, fingerprint, command)
+    except BaseException:
+        pool.close()
+        raise
     manifest = {
         "identity": run_plan.identity,
+        "run_fingerprint": run_fingerprint(run_plan.identity),
         "description": resolved.description,
         "reference": run_plan.reference,
         "quick": quick,
@@ -282,66 +296,122 @@ def run(
         "ray_address": ray_address,
         "versions": package_versions(),
         "code": fingerprint,
+        "first_started": (previous or {}).get("first_started") or _now(),
         "started": _now(),
         "finished": None,
         "status": "running",
     }
-    if isinstance(store, RunStore):
-        previous = store.read_manifest()
-        if previous is not None:
-            manifest["first_started"] = previous.get("first_started", previous.get("started"))
-        store.out_dir.mkdir(parents=True, exist_ok=True)
-        store.write_manifest(manifest)
-
+    finished = store.finished_ids()
+    todo = [t for t in run_plan.tasks if t.task_id not in finished]
     failures: dict[str, str] = {}
     status = "interrupted"
     done = len(run_plan.tasks) - len(todo)
-    artifact_root = str(store.out_dir / "artifacts") if isinstance(store, RunStore) else None
-    results = execute(
-        source,
-        todo,
-        executor=executor,
-        workers=workers,
-        artifact_root=artifact_root,
-        ray_address=ray_address,
-    )
     try:
-        for result in results:
-            if result.error is None:
-                assert result.row is not None
-                store.write_task(result.task_id, result.row, result.trajectories)
-            else:
-                failures[result.task_id] = result.error
-                if isinstance(store, RunStore):
-                    _write_error(store.out_dir, result.task_id, result.error)
-                logger.error(
-                    "task %s failed: %s", result.task_id, result.error.strip().splitlines()[-1]
-                )
-            done += 1
-            if progress is not None:
-                progress(done, len(run_plan.tasks))
-        status = "failed" if failures else "complete"
-    finally:
-        results.close()  # stops the executor's workers at once on an interrupt
-        manifest |= {"finished": _now(), "status": status, "failed_tasks": sorted(failures)}
         if isinstance(store, RunStore):
             store.write_manifest(manifest)
-            from seqrl.scenarios.report import write_report
-
-            write_report(store.out_dir)
+        artifact_root = str(store.out_dir / "artifacts") if isinstance(store, RunStore) else None
+        results = execute(source, todo, pool, artifact_root, task_progress)
+        try:
+            for result in results:
+                if result.error is None:
+                    assert result.row is not None
+                    store.write_task(result.task_id, result.row, result.trajectories)
+                else:
+                    failures[result.task_id] = result.error
+                    if isinstance(store, RunStore):
+                        store.write_error(result.task_id, result.error)
+                    logger.error(
+                        "task %s failed: %s", result.task_id, result.error.strip().splitlines()[-1]
+                    )
+                done += 1
+                if progress is not None:
+                    progress(done, len(run_plan.tasks))
+            status = "failed" if failures else "complete"
+        finally:
+            results.close()  # stops the executor's workers at once on an interrupt
+    finally:
+        pool.close()
+        manifest |= {"finished": _now(), "status": status, "failed_tasks": sorted(failures)}
+        if isinstance(store, RunStore):
+            _finish_directory(store, manifest, raise_errors=status != "interrupted")
     order = [*run_plan.grids[0], "seed_index"]
     frame, trajectories = assemble(*store.read_tasks(), order)
+    out_dir = store.out_dir if isinstance(store, RunStore) else None
     outcome = RunResult(resolved, resolved.name, frame, trajectories, manifest, out_dir, failures)
     if failures and errors == "raise":
         raise RunFailed(outcome)
     return outcome
 
 
-def load_results(directory: str | Path) -> RunResult:
-    """Read a run directory back (finished tasks, trajectories, manifest).
+def _open_store(
+    run_plan: RunPlan,
+    out: str | Path | None,
+    fresh: bool,
+    repair: bool,
+    fingerprint: Mapping[str, Any],
+    command: list[str] | None,
+) -> tuple[RunStore | MemoryStore, dict[str, Any] | None]:
+    """The run's store, locked and loaded with its verified finished tasks, and the manifest of
+    the run it resumes. Lock, checks and verification are one step: no other run can slip between.
 
     Raises:
-        BadInput: the directory holds no seqrl run.
+        BadInput: the directory is unusable, locked, damaged, or holds another run.
+    """
+    if out is None:
+        return MemoryStore(), None
+    store = RunStore(Path(out))
+    check_writable(store.out_dir)
+    store.acquire(command)
+    try:
+        if fresh:
+            store.clear()
+        store.check_compatible(run_plan.identity, repair=repair)
+        try:
+            previous = store.read_manifest()
+        except DamagedRun:
+            if not repair:
+                raise
+            previous = None
+        if previous is not None:
+            store.check_code(fingerprint, previous)
+        store.verify(run_plan.identity, {t.task_id: t.seed_index for t in run_plan.tasks})
+    except BaseException:
+        store.release(discard_if_new=True)
+        raise
+    return store, previous
+
+
+def _finish_directory(store: RunStore, manifest: Mapping[str, Any], raise_errors: bool) -> None:
+    """Record how the run ended and rewrite its report; then release the directory's lock.
+
+    On a full or failing disk the task files already written are the results: a write error here
+    is raised after the lock is released (``raise_errors``), or only logged when the run is
+    already ending by an exception of its own.
+    """
+    from seqrl.scenarios.report import list_artifacts, write_report
+
+    failure: BaseException | None = None
+    try:
+        store.write_manifest({**manifest, "artifacts": list_artifacts(store.out_dir)})
+        write_report(store.out_dir)
+    except OutputError as error:
+        failure = error
+    except OSError as error:  # a plot or table writer that bypasses atomic_write
+        failure = OutputError.from_os_error(store.out_dir, error)
+    finally:
+        store.release()
+    if failure is not None:
+        if raise_errors:
+            raise failure
+        logger.info("%s", failure)  # the run is already ending by an error of its own
+
+
+def load_results(directory: str | Path) -> RunResult:
+    """Read a run directory back (finished tasks, verified; trajectories; manifest).
+
+    Raises:
+        BadInput: the directory holds no seqrl run; DamagedRun (a BadInput): its manifest is
+            damaged.
     """
     store = RunStore(Path(directory))
     manifest = store.read_manifest()
@@ -355,18 +425,10 @@ def load_results(directory: str | Path) -> RunResult:
     except BadInput as error:
         logger.warning("results of %s load without their scenario: %s", name, error)
         scenario = None
+    store.verify(manifest["identity"])
     order = [*manifest["identity"]["grid"][0], "seed_index"]
     results, trajectories = assemble(*store.read_tasks(), order)
-    errors_dir = store.out_dir / "errors"
-    failures = (
-        {
-            path.stem: path.read_text()
-            for path in sorted(errors_dir.glob("*.txt"))
-            if path.stem in set(manifest.get("failed_tasks", []))
-        }
-        if errors_dir.is_dir()
-        else {}
-    )
+    failures = store.read_errors(set(manifest.get("failed_tasks", [])))
     return RunResult(scenario, name, results, trajectories, manifest, store.out_dir, failures)
 
 
@@ -375,9 +437,9 @@ def _at_least_one(name: str, value: int | None) -> None:
         raise BadInput(f"{name} must be an integer >= 1, got {value!r}")
 
 
-def _executor(executor: str | None, workers: int, ray_address: str | None) -> str:
+def _executor(executor: str | None, workers: int | None, ray_address: str | None) -> str:
     _at_least_one("workers", workers)
-    chosen = executor or ("process" if workers > 1 else "serial")
+    chosen = executor or ("process" if (workers or 1) > 1 else "serial")
     if chosen not in EXECUTORS:
         raise BadInput(f"executor must be one of {', '.join(EXECUTORS)}, got {chosen!r}")
     if ray_address and chosen != "ray":
@@ -385,6 +447,15 @@ def _executor(executor: str | None, workers: int, ray_address: str | None) -> st
     if chosen == "ray":
         require_extras(["ray"], "executor ray")
     return chosen
+
+
+def _workers(executor: str, workers: int | None, ray_address: str | None) -> int:
+    """The parallelism: as given; else every local CPU for a local Ray, else 1."""
+    if workers is not None:
+        return workers
+    if executor == "ray" and ray_address is None:
+        return os.cpu_count() or 1
+    return 1
 
 
 def _reference(given: str | Scenario, scenario: Scenario) -> str | None:
@@ -425,12 +496,6 @@ def _user_file(reference: str | None) -> Path | None:
         return None
     path, sep, _ = reference.rpartition(":")
     return Path(path) if sep and path.endswith(".py") else None
-
-
-def _write_error(out_dir: Path, task_id: str, text: str) -> None:
-    errors = out_dir / "errors"
-    errors.mkdir(exist_ok=True)
-    (errors / f"{task_id}.txt").write_text(text)
 
 
 def _now() -> str:

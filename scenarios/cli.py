@@ -3,9 +3,12 @@
 It only parses arguments, prints, and maps exceptions to exit codes; every action is a call of the
 Python API (:mod:`seqrl.scenarios.api`).
 
-Exit status: 0 success; 1 internal failure (a task raised, a worker died); 2 bad input or a missing
-extra (one line on stderr naming the parameter, the value and what is allowed, and nothing
-written); 130 interrupted (finished tasks are kept; the same command resumes).
+Exit status: 0 success; 1 internal failure (a task raised, a worker died, a bug: one line, the
+traceback in DIR/errors/ or a temporary file, on the terminal only with --debug); 2 bad input, a
+missing extra, or an unusable output directory or cluster (one line on stderr naming the parameter
+or path, the value and what is allowed; nothing written), also a directory that fills up or fails
+mid-run (finished tasks are kept); 130 interrupted by SIGINT, 143 by SIGTERM (finished tasks are
+kept; the same command resumes).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import logging
 import os
 import signal
 import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -35,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="seqrl", description="Run seqrl scenarios.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, and only errors in the log"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of an internal error"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     listing = commands.add_parser(
@@ -65,20 +77,52 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", help="address of a running Ray cluster")
     run.add_argument("--quick", action="store_true", help="a smoke-sized run")
     run.add_argument("--dry-run", action="store_true", help="print the tasks and grid; run nothing")
+    run.add_argument(
+        "--progress-every",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="off a terminal: seconds between progress lines of a running task (default 30)",
+    )
     run.add_argument("--fresh", action="store_true", help="delete a previous run in --out first")
+    run.add_argument(
+        "--repair",
+        action="store_true",
+        help="rebuild a damaged manifest.json of --out from this command, keeping the task "
+        "files that verify",
+    )
     run.set_defaults(handler=cmd_run)
 
     report = commands.add_parser("report", help="rewrite summary.md and plots of a run")
     report.add_argument("directory", help="a run's output directory")
     report.set_defaults(handler=cmd_report)
+
+    view = commands.add_parser("view", help="watch and steer a Mesa model in the browser")
+    view.add_argument("model", choices=("sequential-learning", "vad-contagion"))
+    view.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    view.set_defaults(handler=cmd_view)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="reload a run's saved policies and score them with evaluate_policy"
+    )
+    evaluate.add_argument("directory", help="a run's output directory")
+    evaluate.add_argument("--task", help="one task id (default: every task with a saved policy)")
+    evaluate.add_argument("--episodes", type=int, help="episodes (default: as in training)")
+    evaluate.add_argument("--video", action="store_true", help="record videos (RecordVideo)")
+    evaluate.set_defaults(handler=cmd_evaluate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
         logging.basicConfig(
-            level=logging.INFO if args.verbose else logging.WARNING,
+            level=logging.INFO
+            if args.verbose
+            else logging.ERROR
+            if args.quiet
+            else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
         )
         if "MPLBACKEND" not in os.environ:  # files only: the CLI never opens a window
@@ -89,9 +133,49 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as error:
         print(f"seqrl: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("seqrl: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `seqrl list | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as error:
+        if debug:
+            traceback.print_exc()
+        where = _keep_traceback(_error_directory(argv))
+        print(
+            f"seqrl: internal error: {type(error).__name__}: {error}; traceback in {where} "
+            "(--debug prints it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _error_directory(argv: list[str] | None) -> Path | None:
+    """The errors/ folder of the run directory named on the command line, if it holds a run."""
+    words = sys.argv[1:] if argv is None else argv
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag == "--out" and (Path(value) / "manifest.json").is_file():
+            return Path(value) / "errors"
+    return None
+
+
+def _keep_traceback(directory: Path | None) -> Path:
+    """Write the current exception's traceback to a file (in ``directory`` when it can)."""
+    text = traceback.format_exc()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    try:
+        if directory is None:
+            raise OSError
+        directory.mkdir(exist_ok=True)
+        path = directory / f"seqrl-{stamp}.txt"
+        path.write_text(text)
+    except OSError:
+        handle, name = tempfile.mkstemp(prefix=f"seqrl-error-{stamp}-", suffix=".txt")
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        path = Path(name)
+    return path
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -173,38 +257,45 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line)
         return 0
     out_text = options.pop("out", None)
-    if out_text == "":
-        raise BadInput("--out must name a directory, got ''")
+    if out_text is not None and not out_text.strip():
+        raise BadInput(f"--out must name a directory, got {out_text!r}")
     out = Path(out_text or f"results/{scenario.name}{'-quick' if options['quick'] else ''}")
 
-    from tqdm import tqdm
+    if not args.progress_every > 0:
+        raise BadInput(f"--progress-every must be a number > 0, got {args.progress_every!r}")
+    from seqrl.scenarios.progress import ProgressDisplay
 
-    bar: tqdm[Any] | None = None
+    display = ProgressDisplay(scenario.name, every_s=args.progress_every, quiet=args.quiet)
+    interrupted_by = {"signal": signal.SIGINT}
 
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, initial=done - 1, unit="task", desc=scenario.name,
-                       disable=None, file=sys.stderr)  # fmt: skip
-        bar.update()
+    def on_sigterm(signum: int, frame: Any) -> NoReturn:
+        interrupted_by["signal"] = signal.SIGTERM
+        raise KeyboardInterrupt
 
-    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        result = run(**options, out=out, fresh=args.fresh, progress=progress, command=sys.argv)
+        result = run(
+            **options,
+            out=out,
+            fresh=args.fresh,
+            repair=args.repair,
+            progress=display.tasks,
+            task_progress=display.task,
+            command=sys.argv,
+        )
     except KeyboardInterrupt:
         from seqrl.scenarios.storage import RunStore
 
-        done = len(RunStore(out).finished_ids())
+        done = RunStore(out).count_task_files()
         print(f"seqrl: interrupted; {done} tasks saved in {out}; run the same command to resume",
               file=sys.stderr)  # fmt: skip
-        return 130
+        return 128 + interrupted_by["signal"]
     except RunFailed as failure:
         print(f"seqrl: {failure}", file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
-        if bar is not None:
-            bar.close()
+        display.close()
     print(f"{len(result.results)} tasks in {out} (summary: {out / 'summary.md'})")
     return 0
 
@@ -216,8 +307,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _raise_interrupt(signum: int, frame: Any) -> NoReturn:
-    raise KeyboardInterrupt
+def cmd_view(args: argparse.Namespace) -> int:
+    from seqrl.scenarios.extras import require_extras
+
+    require_extras(["viz", *(["vad"] if args.model == "vad-contagion" else [])], "seqrl view")
+    from seqrl.scenarios.view import serve
+
+    print(f"seqrl view {args.model}: http://127.0.0.1:{args.port}/ (Ctrl-C stops)", flush=True)
+    serve(args.model, port=args.port)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from seqrl.scenarios.evaluate import evaluate_run
+
+    for line in evaluate_run(Path(args.directory), args.task, args.episodes, args.video):
+        print(line.describe())
+    return 0
 
 
 if __name__ == "__main__":

@@ -73,6 +73,8 @@ class Param:
         low_inclusive: Whether ``low`` itself is allowed.
         high_inclusive: Whether ``high`` itself is allowed.
         choices: The allowed values, or None for any value of the type.
+        allow_inf: Whether a float parameter may be infinite (e.g. ``epsilon = inf``, no
+            privacy); NaN is never allowed.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Param:
     low_inclusive: bool = True
     high_inclusive: bool = True
     choices: tuple[ParamValue, ...] | None = None
+    allow_inf: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in (int, float, str, bool):
@@ -96,7 +99,8 @@ class Param:
             return "one of " + ", ".join(str(c) for c in self.choices)
         if self.type is bool:
             return "true or false"
-        parts = [{int: "an integer", float: "a number", str: "a string"}[self.type]]
+        number = "a number (inf allowed)" if self.allow_inf else "a finite number"
+        parts = [{int: "an integer", float: number, str: "a string"}[self.type]]
         if self.low is not None:
             parts.append(f"{'>=' if self.low_inclusive else '>'} {self.low:g}")
         if self.high is not None:
@@ -137,7 +141,8 @@ class Param:
         )
         if ok and self.type in (int, float):
             ok = not isinstance(value, bool) and not (
-                isinstance(value, float) and math.isnan(value)
+                isinstance(value, float)
+                and (math.isnan(value) or (math.isinf(value) and not self.allow_inf))
             )
         if ok and self.choices is not None:
             ok = value in self.choices
@@ -162,6 +167,7 @@ def param(
     low_inclusive: bool = True,
     high_inclusive: bool = True,
     choices: Sequence[ParamValue] | None = None,
+    allow_inf: bool = False,
 ) -> Any:
     """A dataclass field that is a scenario parameter: its default, one-line help and bounds.
 
@@ -175,6 +181,7 @@ def param(
         "low_inclusive": low_inclusive,
         "high_inclusive": high_inclusive,
         "choices": None if choices is None else tuple(choices),
+        "allow_inf": allow_inf,
     }
     return field(default=default, metadata={_PARAM_METADATA: spec})
 
@@ -455,6 +462,11 @@ def scenario(
 _artifact_dir: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "artifact_dir", default=None
 )
+TaskProgressSink = Callable[[int, int, str], None]
+"""Receives a running task's (done, total, unit) reports."""
+_task_progress: contextvars.ContextVar[TaskProgressSink | None] = contextvars.ContextVar(
+    "task_progress", default=None
+)
 
 
 def artifact_dir() -> Path | None:
@@ -466,10 +478,27 @@ def artifact_dir() -> Path | None:
     return _artifact_dir.get()
 
 
-def with_artifact_dir(path: Path | None, function: Callable[[], Any]) -> Any:
-    """Call ``function`` with :func:`artifact_dir` returning ``path``."""
+def report_progress(done: int, total: int, unit: str = "steps") -> None:
+    """Tell the run how far the current task has got (``done`` of ``total`` ``unit``).
+
+    Long tasks (training, dialogues) call it as they go; the run shows it as a nested bar on a
+    terminal and as periodic lines elsewhere, under every executor. Reports are throttled on the
+    way, so calling it often is cheap; outside a run it does nothing.
+    """
+    sink = _task_progress.get()
+    if sink is not None:
+        sink(int(done), int(total), unit)
+
+
+def with_artifact_dir(
+    path: Path | None, function: Callable[[], Any], progress: TaskProgressSink | None = None
+) -> Any:
+    """Call ``function`` as a task: :func:`artifact_dir` returns ``path`` and
+    :func:`report_progress` feeds ``progress``."""
     token = _artifact_dir.set(path)
+    progress_token = _task_progress.set(progress)
     try:
         return function()
     finally:
+        _task_progress.reset(progress_token)
         _artifact_dir.reset(token)

@@ -70,11 +70,14 @@ def _load_from_file(path_text: str, name: str) -> Scenario:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:  # a user's file may fail in any way; report it as one line
+    except (Exception, SystemExit) as error:  # a user's file may fail in any way: one line
         del sys.modules[module_name]
-        raise BadInput(
-            f"scenario file {path_text!r} failed to load: {type(error).__name__}: {error}"
-        ) from None
+        what = (
+            f"called sys.exit({error.code!r})"
+            if isinstance(error, SystemExit)
+            else f"{type(error).__name__}: {error}"
+        )
+        raise BadInput(f"scenario file {path_text!r} failed to load: {what}") from None
     value = getattr(module, name, None)
     if isinstance(value, Scenario):
         return value

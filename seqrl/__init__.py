@@ -6,7 +6,7 @@ The public API, importable from the top level::
 
     result = seqrl.run("dp-binary-cascade", quick=True)   # in memory; out="DIR" to keep files
     result.results            # one row per task (pandas DataFrame)
-    result.summary()          # mean, 95% bootstrap CI and IQM per parameter combination
+    result.summary()          # n, mean/median/IQM with 95% bootstrap bounds, per combination
 
 The four systems live in ``seqrl.mechanisms`` (equations), ``seqrl.agents`` (decision makers),
 ``seqrl.envs`` (Gymnasium environments and Mesa models) and ``seqrl.scenarios`` (the engine and the
@@ -28,6 +28,7 @@ _EXPORTS = {
     "TaskOutput": "seqrl.scenarios.core",
     "artifact_dir": "seqrl.scenarios.core",
     "param": "seqrl.scenarios.core",
+    "report_progress": "seqrl.scenarios.core",
     "scenario": "seqrl.scenarios.core",
     "RunResult": "seqrl.scenarios.api",
     "get_scenario": "seqrl.scenarios.api",
@@ -50,6 +51,7 @@ __all__ = [
     "load_results",
     "param",
     "plan_run",
+    "report_progress",
     "run",
     "scenario",
 ]
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
         TaskOutput,
         artifact_dir,
         param,
+        report_progress,
         scenario,
     )
     from seqrl.scenarios.extras import MissingExtra

@@ -32,7 +32,7 @@ from seqrl.agents.dp_engine import (
 from seqrl.mechanisms.dp_privacy import HeterogeneousBudget, make_base_mechanism, make_mechanism
 from seqrl.mechanisms.dp_sequential import BinaryCascadeClosedForm
 from seqrl.mechanisms.dp_signals import BinarySignal, GaussianSignal
-from seqrl.scenarios.core import TaskOutput, param, scenario
+from seqrl.scenarios.core import TaskOutput, artifact_dir, param, scenario
 from seqrl.scenarios.plots.dp import (
     plot_binary_cascade,
     plot_continuous,
@@ -46,7 +46,11 @@ CASCADE_ACCURACIES = (0.55, 0.7, 0.9)
 
 def _epsilon_param(default: float) -> Any:
     return param(
-        default, "privacy budget epsilon > 0 (inf = no privacy)", low=0.0, low_inclusive=False
+        default,
+        "privacy budget epsilon > 0 (inf = no privacy)",
+        low=0.0,
+        low_inclusive=False,
+        allow_inf=True,
     )
 
 
@@ -294,7 +298,11 @@ class HeterogeneousArgs:
     n_runs: int = _n_runs_param(100)
 
     def __post_init__(self) -> None:
-        self.learner()  # checks the budgets (budget_high > budget_low, finite) and sigma
+        if self.budget_high <= self.budget_low:
+            raise ValueError(
+                f"budget_high must be > budget_low ({self.budget_low:g}), got {self.budget_high:g}"
+            )
+        self.learner()  # checks the remaining budget and signal parameters
 
     def budget(self) -> HeterogeneousBudget:
         """The per-agent budgets and the base mechanism each agent applies at its own budget."""
@@ -340,6 +348,7 @@ class RlLearnerArgs:
     n_agents: int = param(20, "agents (steps) per episode", low=1)
     total_timesteps: int = param(10_240, "PPO training steps", low=64)
     n_eval_episodes: int = param(200, "episodes for evaluate_policy", low=1)
+    checkpoint_freq: int = param(0, "PPO steps between saved checkpoints (0: none)", low=0)
 
     def env_kwargs(self) -> dict[str, Any]:
         """Arguments of ``seqrl/SequentialLearning-v0``: the learner's, and N agents per episode."""
@@ -363,6 +372,9 @@ def _policy_llr_paths(
     return paths
 
 
+ENV_ID = "seqrl/SequentialLearning-v0"
+
+
 @scenario(
     name="dp-rl-learner",
     description="PPO trained in seqrl/SequentialLearning-v0, scored beside the Bayesian policy.",
@@ -374,13 +386,22 @@ def _policy_llr_paths(
     requires=("rl",),
 )
 def dp_rl_learner(args: RlLearnerArgs, rng: np.random.Generator) -> TaskOutput:
-    """Train PPO and compare it with the Bayesian policy by evaluate_policy and public-LLR paths."""
+    """Train PPO and compare it with the Bayesian policy by evaluate_policy and public-LLR paths.
+
+    In a run directory the task keeps the trained policy, its score, SB3's training log and any
+    checkpoints under its artifact directory (:mod:`seqrl.scenarios.evaluate`).
+    """
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.evaluation import evaluate_policy
-    from stable_baselines3.common.monitor import Monitor
 
     from seqrl.envs.dp_sequential_learning import SequentialLearningEnv
+    from seqrl.scenarios.evaluate import (
+        PolicyRecord,
+        save_policy,
+        score_policy,
+        training_callbacks,
+        training_logger,
+    )
 
     torch.set_num_threads(1)
     seed = int(rng.integers(2**31 - 1))
@@ -397,21 +418,21 @@ def dp_rl_learner(args: RlLearnerArgs, rng: np.random.Generator) -> TaskOutput:
         device="cpu",
         verbose=0,
     )
-    model.learn(total_timesteps=args.total_timesteps)
+    directory = artifact_dir()
+    if directory is not None:
+        model.set_logger(training_logger(directory))
+    callbacks = training_callbacks(directory, args.checkpoint_freq, args.total_timesteps)
+    model.learn(args.total_timesteps, callback=callbacks)
     bayesian = BayesianPolicy(args.learning.learner().signal_model)
     metrics: dict[str, float] = {}
     frames = []
     for name, policy in (("ppo", model), ("bayesian", bayesian)):
-        eval_env = Monitor(SequentialLearningEnv(**env_kwargs))
-        eval_env.reset(seed=seed + 1)
-        rewards, _ = evaluate_policy(
-            policy,
-            eval_env,
-            n_eval_episodes=args.n_eval_episodes,
-            deterministic=True,
-            return_episode_rewards=True,
-        )
-        accuracy = np.asarray(rewards) / args.n_agents
+        rewards = score_policy(policy, ENV_ID, env_kwargs, seed + 1, args.n_eval_episodes)
+        if name == "ppo" and directory is not None:
+            record = PolicyRecord("PPO", ENV_ID, env_kwargs, seed + 1, args.n_eval_episodes,
+                                  True, float(rewards.mean()), float(rewards.std()))  # fmt: skip
+            save_policy(model, directory, record)
+        accuracy = rewards / args.n_agents
         paths = _policy_llr_paths(env_kwargs, policy, args.n_eval_episodes, seed + 2)
         metrics[f"{name}_accuracy"] = float(accuracy.mean())
         metrics[f"{name}_accuracy_standard_error"] = float(

@@ -35,7 +35,7 @@ from seqrl.mechanisms.vad_affect import (
     AffectDynamicsParams,
     Lexicon,
 )
-from seqrl.scenarios.core import TaskOutput, artifact_dir, param, scenario
+from seqrl.scenarios.core import TaskOutput, artifact_dir, param, report_progress, scenario
 from seqrl.scenarios.extras import require_extras
 from seqrl.scenarios.plots.vad import plot_contagion, plot_dialogue
 
@@ -61,21 +61,33 @@ class ChatParams:
     openai_base_url: str = param("http://127.0.0.1:8000/v1", "OpenAI-compatible API root")
     openai_model: str = param("smollm2", "model name for the openai backend")
     openai_api_key_env: str = param("OPENAI_API_KEY", "environment variable holding the key")
+    openai_timeout_s: float = param(
+        30.0, "openai backend: time limit per call, seconds", low=0.0, low_inclusive=False
+    )
+    openai_max_retries: int = param(2, "openai backend: retries of a failed call", low=0)
 
     def __post_init__(self) -> None:
+        if not self.openai_base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"openai_base_url={self.openai_base_url!r}: expected an http:// or https:// URL"
+            )
         if self.backend != "scripted":
             require_extras(["llm"], f"backend={self.backend}")
         if self.backend == "openai":
-            self._openai()  # probes the endpoint: unreachable is bad input, before any task runs
+            try:  # probes the endpoint: a dead server is bad input, before any task runs
+                self._openai()
+            except ValueError as error:
+                raise ValueError(f"openai_base_url={self.openai_base_url!r}: {error}") from None
 
     def _openai(self) -> OpenAIBackend:
-        from seqrl.agents.vad_llm_backends import OpenAIBackend
+        from seqrl.agents.vad_llm_backends import OpenAIBackend, RetryPolicy
 
         return OpenAIBackend(
             base_url=self.openai_base_url,
             model=self.openai_model,
             api_key_env=self.openai_api_key_env,
             max_tokens=self.max_tokens,
+            retry=RetryPolicy(max_retries=self.openai_max_retries, timeout_s=self.openai_timeout_s),
         )
 
     def build(self, scripted: Iterable[str] | Callable[[Sequence[Message]], str]) -> ChatBackend:
@@ -177,6 +189,7 @@ def vad_dialogue(args: DialogueArgs, rng: np.random.Generator) -> TaskOutput:
     while not terminated:
         record = agent.respond(observation)
         observation, _, terminated, _, _ = env.step(record.reply)
+        report_progress(record.turn, len(script), "turns")
     states, estimates = agent.state_history(), agent.estimate_history()
     metrics = trajectory_metrics(
         states[:, 0],
@@ -252,8 +265,9 @@ def vad_contagion(args: ContagionArgs, rng: np.random.Generator) -> TaskOutput:
         transcript_path=_transcript("transcript.jsonl"),
         rng=rng,
     )
-    for _ in range(args.n_rounds):
+    for completed in range(1, args.n_rounds + 1):
         model.step()
+        report_progress(completed, args.n_rounds, "rounds")
     agents = model.datacollector.get_agent_vars_dataframe().reset_index()
     agents = agents.rename(columns={"Step": "round"})[
         ["round", "agent", "valence", "arousal", "dominance"]

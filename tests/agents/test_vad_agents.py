@@ -189,7 +189,10 @@ def test_unreachable_openai_endpoint_is_a_clear_value_error(monkeypatch):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again below: nothing listens there
     monkeypatch.setenv("SEQRL_TEST_KEY", "sk-secret-value")
-    with pytest.raises(ValueError, match=f"127.0.0.1:{port}/v1' is unreachable") as info:
+    with pytest.raises(
+        ValueError,
+        match=rf"127.0.0.1:{port}/v1' failed its probe \(GET /models: APIConnectionError\)",
+    ) as info:
         OpenAIBackend(
             f"http://127.0.0.1:{port}/v1",
             "m",
@@ -208,3 +211,9 @@ def test_embedded_backend_really_generates_text():
     assert first == again  # a seed fixes the sample
     assert 0 < backend.generated_tokens <= 24
     assert LlamaCppBackend(max_tokens=4)._llama is backend._llama  # loaded once per process
+    call = backend.last_call
+    assert (call.backend, call.model, call.seed, call.temperature, call.max_tokens) == (
+        "embedded", "SmolLM2-135M-Instruct.Q4_1.gguf", 1, 0.7, 12,
+    )  # fmt: skip
+    assert call.prompt_tokens > 3 and 0 < call.completion_tokens <= 12 and call.attempts == 1
+    assert backend.generated_tokens == 2 * call.completion_tokens

@@ -35,7 +35,11 @@ OFFSET = 0.0
     [
         (Param("a", float, 0.0), "0.1:0.5:0.1", [0.1, 0.2, 0.3, 0.4, 0.5]),
         (Param("a", float, 0.0), "linspace(0, 1, 5)", [0.0, 0.25, 0.5, 0.75, 1.0]),
-        (Param("a", float, 0.0), "1,linspace(2, 3, 2),inf", [1.0, 2.0, 3.0, float("inf")]),
+        (
+            Param("a", float, 0.0, allow_inf=True),
+            "1,linspace(2, 3, 2),inf",
+            [1.0, 2.0, 3.0, float("inf")],
+        ),
         (Param("n", int, 1), "2:10:4", [2, 6, 10]),
         (Param("n", int, 1), "2:9:4", [2, 6]),
         (Param("s", str, "a"), "x:y:z", ["x:y:z"]),
@@ -48,7 +52,7 @@ def test_range_items_expand_with_the_stop_included(param, text, expected):
 @pytest.mark.parametrize(
     ("param", "text", "fragment"),
     [
-        (Param("a", float, 0.5, high=1.0), "0.5:1.5:0.5", "a=1.5: expected a number <= 1"),
+        (Param("a", float, 0.5, high=1.0), "0.5:1.5:0.5", "a=1.5: expected a finite number <= 1"),
         (Param("a", float, 0.0), "0:1:0", "needs step > 0"),
         (Param("a", float, 0.0), "linspace(0, 1, x)", "linspace needs an integer count"),
         (Param("a", float, 0.0), "0:inf:1", "range bounds must be finite"),
@@ -100,7 +104,7 @@ def test_sweep_file_runs_with_paths_relative_to_it(tmp_path, monkeypatch):
         ("seeds = 3\n", "'scenario' (a name or FILE.py:NAME) is required"),
         (
             'scenario = "example-random-walk"\n[grid]\np = "linspace(0.1, 2, 3)"\n',
-            "p=1.05: expected a number > 0 and < 1",
+            "p=1.05: expected a finite number > 0 and < 1",
         ),
         ("scenario = [", "is not valid TOML"),
     ],

@@ -110,7 +110,7 @@ def test_bad_values_are_rejected_with_name_value_and_range(scenario, name, text,
 
 def test_epsilon_accepts_inf_and_arguments_reject_bad_combinations():
     assert dp_learning.dp_binary_cascade.param("epsilon").parse("inf") == math.inf
-    with pytest.raises(BadInput, match="high must be > low"):
+    with pytest.raises(BadInput, match=r"budget_high must be > budget_low \(2\), got 1"):
         dp_learning.dp_heterogeneous.arguments(
             {
                 "mechanism": "smoothed",

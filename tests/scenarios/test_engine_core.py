@@ -13,18 +13,21 @@ def _noop(params, rng):
     return {"value": 1.0}
 
 
-def test_float_param_parses_inf_and_scientific_notation():
-    epsilon = Param("epsilon", float, 1.0, low=0.0, low_inclusive=False)
+def test_float_param_parses_inf_where_allowed_and_scientific_notation():
+    epsilon = Param("epsilon", float, 1.0, low=0.0, low_inclusive=False, allow_inf=True)
     assert epsilon.parse("inf") == math.inf
     assert epsilon.parse("1e-3") == pytest.approx(1e-3)
+    temperature = Param("temperature", float, 1.0, low=0.0, low_inclusive=False)
+    with pytest.raises(BadInput, match=r"temperature=inf: expected a finite number > 0"):
+        temperature.parse("inf")
 
 
 @pytest.mark.parametrize(
     ("param", "text", "fragment"),
     [
         (Param("epsilon", float, 1.0, low=0.0, low_inclusive=False), "-1", "> 0"),
-        (Param("epsilon", float, 1.0, low=0.0, low_inclusive=False), "nan", "a number"),
-        (Param("epsilon", float, 1.0), "abc", "a number"),
+        (Param("epsilon", float, 1.0, low=0.0, low_inclusive=False), "nan", "a finite number"),
+        (Param("epsilon", float, 1.0), "abc", "a finite number"),
         (Param("n", int, 3, low=1), "2.5", "an integer"),
         (Param("n", int, 3, low=1), "0", ">= 1"),
         (Param("mode", str, "a", choices=("a", "b")), "c", "one of a, b"),

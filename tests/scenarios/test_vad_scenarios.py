@@ -132,7 +132,7 @@ def test_runs_are_deterministic_given_the_generator():
         ("condition", "third-order", "condition='third-order': expected one of stateless"),
         ("lexicon", "nrc", "lexicon='nrc': expected one of vader, warriner"),
         ("backend", "local", "backend='local': expected one of embedded, openai, scripted"),
-        ("temperature", -0.1, "temperature=-0.1: expected a number >= 0"),
+        ("temperature", -0.1, "temperature=-0.1: expected a finite number >= 0"),
     ],
 )
 def test_values_outside_the_declared_choices_are_bad_input(name, value, message):
@@ -176,7 +176,9 @@ def test_unparsable_script_fails_the_check(tmp_path):
 
 def test_unreachable_endpoint_fails_the_check():
     params = _params(vad_dialogue, backend="openai", openai_base_url="http://127.0.0.1:9/v1")
-    with pytest.raises(BadInput, match="is unreachable"):
+    with pytest.raises(
+        BadInput, match=r"^openai_base_url='http://127.0.0.1:9/v1': .* failed its probe"
+    ):
         vad_dialogue.arguments(params)
 
 
