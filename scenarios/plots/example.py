@@ -6,22 +6,19 @@ from typing import Any
 
 import pandas as pd
 
+from seqrl.scenarios.plots.style import aggregate_note, figure, legend, n_seeds, plot_points
+
 
 def plot_random_walk(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> dict[str, Any]:
-    """P(ruin) by p: the seeds' mean with a 95% normal interval, and the closed form."""
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5, 3.5))
-    by_p = results.groupby("p")
-    axis.errorbar(
-        by_p["ruin_rate"].mean().index,
-        by_p["ruin_rate"].mean(),
-        yerr=1.96 * by_p["ruin_rate"].sem().fillna(0),
-        fmt="o",
-        label="simulated (95% CI)",
-    )
-    axis.plot(by_p["closed_form_ruin"].first(), "k-", label="closed form")
-    axis.set(xlabel="p (probability of a step up)", ylabel="P(ruin)", title="Gambler's ruin")
-    axis.legend()
-    figure.tight_layout()
-    return {"ruin_probability": figure}
+    """P(ruin) by p: the seeds' mean with its 95% bootstrap interval, and the closed form."""
+    fig, axes = figure(width=5.5, height=3.8)
+    axis = axes[0, 0]
+    closed_form = results.groupby("p")["closed_form_ruin"].first()
+    axis.plot(closed_form.index, closed_form, "k-", lw=1, label="closed form")
+    plot_points(axis, results, "p", "ruin_rate", 0, "simulated")
+    axis.set(xlabel="p (probability of a step up)", ylabel="P(ruin)")
+    axis.set_title(f"Gambler's ruin probability against p\n({aggregate_note(n_seeds(results))})",
+                   fontsize=9)  # fmt: skip
+    legend(axis, fontsize=8)
+    fig.tight_layout()
+    return {"ruin_probability": fig}

@@ -11,7 +11,15 @@ from typing import Any
 
 import pandas as pd
 
+from seqrl.scenarios.plots.style import aggregate_note, legend, n_seeds, plot_line, series_style
+
 _MODEL_PAIR = ["true_model", "assumed_model"]
+_KINDS = (
+    ("starc_worst", "worst found", {"marker": "o", "linestyle": "-"}),
+    ("starc_supremum", "supremum", {"marker": "none", "linestyle": "--"}),
+    ("starc_representative", "representative", {"marker": "x", "linestyle": ":"}),
+)
+"""The three distances of a group: one colour per group, one marker and line style per kind."""
 
 
 def _plot_against(
@@ -20,22 +28,14 @@ def _plot_against(
     """Worst-found, supremum and representative STARC distances of each group against ``x``."""
     frame = frame.assign(_x=x)
     groups = frame.groupby(label_columns) if label_columns else [((), frame)]
-    for key, group in groups:
-        by_x = group.groupby("_x")
+    for index, (key, group) in enumerate(groups):
         label = " -> ".join(map(str, key if isinstance(key, tuple) else (key,)))
-        line = axis.plot(by_x["starc_worst"].mean(), "o-", label=f"worst found {label}".strip())[0]
-        axis.plot(
-            by_x["starc_supremum"].mean(),
-            "--",
-            color=line.get_color(),
-            label=f"supremum {label}".strip(),
-        )
-        axis.plot(by_x["starc_representative"].mean(), ":", color=line.get_color(), marker="x",
-                  label=f"representative {label}".strip())  # fmt: skip
+        for column, kind, style in _KINDS:
+            plot_line(axis, group, "_x", column, index, f"{kind} {label}".strip(), **style)
     axis.set(xlabel=xlabel, ylabel="STARC distance to the true reward", ylim=(-0.03, 1.03))
     axis.set_xscale("symlog", linthresh=1e-3)
     axis.set_xlim(left=-1e-4)
-    axis.legend(fontsize=7)
+    legend(axis)
 
 
 def plot_misspecification(
@@ -57,31 +57,33 @@ def plot_misspecification(
         figure, axis = plt.subplots(figsize=(6, 4))
         _plot_against(axis, same_dynamics, discount_error[same_dynamics.index], _MODEL_PAIR,
                       "|gamma_true - gamma_assumed|")  # fmt: skip
-        axis.set_title("Discount misspecification: worst case over the consistent set")
+        axis.set_title("STARC distance against the discount error (right dynamics)\n"
+                       f"({aggregate_note(n_seeds(same_dynamics))})", fontsize=9)  # fmt: skip
         figure.tight_layout()
         figures["irl_discount"] = figure
     same_discount = results[discount_error < 1e-12]
     if len(same_discount):
         figure, axis = plt.subplots(figsize=(6, 4))
         _plot_against(axis, same_discount, same_discount["tau_noise"], _MODEL_PAIR, "tau noise")
-        axis.set_title("Dynamics misspecification: worst case over the consistent set")
+        axis.set_title("STARC distance against the dynamics noise (right discount)\n"
+                       f"({aggregate_note(n_seeds(same_discount))})", fontsize=9)  # fmt: skip
         figure.tight_layout()
         figures["irl_dynamics"] = figure
     exact = results[(discount_error < 1e-12) & (results["tau_noise"] == 0)]
     if len(exact):
         figure, axis = plt.subplots(figsize=(6, 4))
         ratio = exact["temperature_assumed"] / exact["temperature_true"]
-        for key, group in exact.assign(_ratio=ratio).groupby(_MODEL_PAIR):
-            by_ratio = group.groupby("_ratio")
-            axis.plot(by_ratio["starc_worst"].mean(), "o-", label=f"worst {key[0]} -> {key[1]}")
-            axis.plot(
-                by_ratio["regret_representative"].mean(), "x:", label=f"regret {key[0]} -> {key[1]}"
-            )
+        for index, (key, group) in enumerate(exact.assign(_ratio=ratio).groupby(_MODEL_PAIR)):
+            pair = f"{key[0]} -> {key[1]}"
+            plot_line(axis, group, "_ratio", "starc_worst", index, f"worst {pair}", linestyle="-")
+            plot_line(axis, group, "_ratio", "regret_representative", index, f"regret {pair}",
+                      marker="x", linestyle=":")  # fmt: skip
         axis.set(xlabel="temperature_assumed / temperature_true", ylabel="distance / regret",
-                 xscale="log", ylim=(-0.03, 1.03),
-                 title="Temperature misspecification (right gamma and tau)")  # fmt: skip
+                 xscale="log", ylim=(-0.03, 1.03))  # fmt: skip
+        axis.set_title("Worst STARC distance and regret against the temperature ratio\n"
+                       f"(right gamma and tau; {aggregate_note(n_seeds(exact))})", fontsize=9)  # fmt: skip
         axis.xaxis.set_minor_formatter(NullFormatter())
-        axis.legend(fontsize=7)
+        legend(axis)
         figure.tight_layout()
         figures["irl_temperature"] = figure
     return figures
@@ -92,15 +94,20 @@ def plot_perturbation(results: pd.DataFrame, trajectories: pd.DataFrame | None) 
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4))
-    for (model, scale), group in results.groupby(["model", "scale"]):
-        by_delta = group.groupby("delta")
-        axis.plot(by_delta["starc_worst"].mean(), "o-", label=f"{model}, reward scale {scale:g}")
-    by_delta = results.groupby("delta")
-    axis.plot(by_delta["starc_scaling"].mean(), "k--", label="scaling construction d(cR, -cR)")
-    axis.set(xlabel="delta (max-state total variation of the data perturbation)",
-             ylabel="worst STARC distance to the truth", xscale="log", ylim=(-0.03, 1.03),
-             title="Policy perturbation: continuous models are not robust")  # fmt: skip
-    axis.legend(fontsize=7)
+    groups = results.groupby(["model", "scale"])
+    for index, ((model, scale), group) in enumerate(groups):
+        plot_line(axis, group, "delta", "starc_worst", index, f"{model}, reward scale {scale:g}")
+    plot_line(axis, results, "delta", "starc_scaling", groups.ngroups,
+              "scaling construction d(cR, -cR)", color="black", linestyle="--")  # fmt: skip
+    axis.set(
+        xlabel="delta (max-state total variation of the data perturbation)",
+        ylabel="worst STARC distance to the truth",
+        xscale="log",
+        ylim=(-0.03, 1.03),
+    )
+    axis.set_title("Worst STARC distance against the perturbation delta\n"
+                   f"({aggregate_note(n_seeds(results))})", fontsize=9)  # fmt: skip
+    legend(axis)
     figure.tight_layout()
     return {"irl_perturbation": figure}
 
@@ -110,14 +117,16 @@ def plot_wrong_discount(results: pd.DataFrame, trajectories: pd.DataFrame | None
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4))
-    for key, group in results.groupby(["environment", "state_reward", "gamma_true"]):
-        by_gamma = group.groupby("gamma_assumed")
+    groups = results.groupby(["environment", "state_reward", "gamma_true"])
+    for index, (key, group) in enumerate(groups):
         label = f"{key[0]}, {key[1]} reward, gamma_true={key[2]:g}"
-        line = axis.plot(by_gamma["starc"].mean(), "o-", label=f"STARC: {label}")[0]
-        axis.plot(by_gamma["regret"].mean(), "x:", color=line.get_color(), label=f"regret: {label}")
-        axis.axvline(key[2], color="grey", alpha=0.3)
-    axis.set(xlabel="gamma_assumed", ylabel="STARC distance / normalised regret",
-             title="MCE-IRL, state-only reward, wrong discount")  # fmt: skip
-    axis.legend(fontsize=7)
+        plot_line(axis, group, "gamma_assumed", "starc", index, f"STARC: {label}", linestyle="-")
+        plot_line(axis, group, "gamma_assumed", "regret", index, f"regret: {label}", marker="x",
+                  linestyle=":")  # fmt: skip
+        axis.axvline(key[2], color=series_style(index)["color"], alpha=0.3)
+    axis.set(xlabel="gamma_assumed", ylabel="STARC distance / normalised regret")
+    axis.set_title("MCE-IRL: STARC distance and regret against the assumed discount\n"
+                   f"({aggregate_note(n_seeds(results))})", fontsize=9)  # fmt: skip
+    legend(axis)
     figure.tight_layout()
     return {"irl_mce_wrong_discount": figure}

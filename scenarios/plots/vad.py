@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from seqrl.scenarios.plots.style import aggregate_note, legend, n_seeds, plot_line, plot_points
+
 
 def condition_label(condition: str, mu: float) -> str:
     """Label of a paper condition: second order carries its mu."""
@@ -38,51 +40,32 @@ def plot_dialogue(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> d
                 if phase in starts:
                     end = rows.loc[rows["phase"] == phase, "turn"].max()
                     axis.axvspan(starts[phase] - 0.5, end + 0.5, color=color, alpha=0.08, lw=0)
-            for label, group in rows.groupby("label", sort=False):
-                by_turn = group.groupby("turn")[column]
-                mean = by_turn.mean()
-                (line,) = axis.plot(mean.index, mean, marker=".", label=label)
-                axis.fill_between(
-                    mean.index,
-                    by_turn.min(),
-                    by_turn.max(),
-                    color=line.get_color(),
-                    alpha=0.2,
-                    lw=0,
-                )
+            for index, (label, group) in enumerate(rows.groupby("label", sort=False)):
+                plot_line(axis, group, "turn", column, index, label)
             axis.axhline(0, color="grey", lw=0.5)
             axis.set(xlabel="turn", title=title, ylim=(-1.05, 1.05))
         estimate = rows.groupby("turn")["estimate_valence"].mean()
         axes[0].plot(estimate.index, estimate, "k:", lw=1, label="estimate x_t (mean)")
         axes[0].set(ylabel="valence")
-        axes[0].legend(fontsize=7, loc="lower left")
+        legend(axes[0], loc="lower left")
         figure.suptitle(
-            "25-turn protocol: mean over seeds, band = min..max over seeds", fontsize=10
+            f"Valence over the protocol's turns ({aggregate_note(n_seeds(rows))})", fontsize=10
         )
         figure.tight_layout()
         figures["vad_valence_trajectory"] = figure
     second = results[results["condition"] == "second-order"]
     if len(second):
-        figure, axis = plt.subplots(figsize=(5, 3.5))
-        by_mu = second.groupby("mu")["hysteresis"]
-        axis.errorbar(
-            by_mu.mean().index,
-            by_mu.mean(),
-            yerr=1.96 * by_mu.sem().fillna(0),
-            fmt="o-",
-            capsize=3,
-            label="second order (95% CI)",
-        )
+        figure, axis = plt.subplots(figsize=(5.5, 3.8))
+        plot_points(axis, second, "mu", "hysteresis", 0, "second order", linestyle="-")
         for condition, style in (("first-order", "--"), ("stateless", ":")):
             values = results.loc[results["condition"] == condition, "hysteresis"]
             if len(values):
-                axis.axhline(values.mean(), ls=style, color="grey", label=condition)
-        axis.set(
-            xlabel="momentum mu",
-            ylabel="hysteresis (mean |s_t - x_t|)",
-            title="Hysteresis against momentum",
+                axis.axhline(values.mean(), ls=style, color="grey", label=f"{condition} (mean)")
+        axis.set(xlabel="momentum mu", ylabel="hysteresis (mean |s_t - x_t|)")
+        axis.set_title(
+            f"Hysteresis against momentum ({aggregate_note(n_seeds(second))})", fontsize=9
         )
-        axis.legend(fontsize=8)
+        legend(axis, fontsize=8)
         figure.tight_layout()
         figures["vad_hysteresis_vs_mu"] = figure
     return figures
@@ -96,20 +79,15 @@ def plot_contagion(results: pd.DataFrame, trajectories: pd.DataFrame | None) -> 
         return {}
     rows = _condition_rows(trajectories)
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
-    for label, group in rows.groupby("label", sort=False):
+    for index, (label, group) in enumerate(rows.groupby("label", sort=False)):
         for axis, seeded in zip(axes, (True, False), strict=True):
             part = group[(group["agent"] == 0) == seeded]
-            per_seed = part.groupby(["seed_index", "round"])["valence"].mean()
-            by_round = per_seed.groupby(level="round")
-            mean = by_round.mean()
-            (line,) = axis.plot(mean.index, mean, marker=".", label=label)
-            axis.fill_between(
-                mean.index, by_round.min(), by_round.max(), color=line.get_color(), alpha=0.2, lw=0
-            )
+            plot_line(axis, part, "round", "valence", index, label)
     axes[0].set(xlabel="round", ylabel="state valence", title="Perturbed agent")
-    axes[1].set(xlabel="round", title="Other agents (mean)")
+    axes[1].set(xlabel="round", title="Other agents (mean over agents)")
     for axis in axes:
         axis.axhline(0, color="grey", lw=0.5)
-    axes[1].legend(fontsize=7)
+    legend(axes[1])
+    figure.suptitle(f"State valence by round ({aggregate_note(n_seeds(rows))})", fontsize=9)
     figure.tight_layout()
     return {"vad_contagion": figure}
