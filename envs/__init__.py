@@ -27,6 +27,8 @@ ENVIRONMENTS: dict[str, tuple[str, int | None]] = {
         "seqrl.envs.dp_sequential_learning:SequentialLearningEnv",
         None,
     ),
+    # The PettingZoo game of mixed populations, one shared policy playing every seat (terminates).
+    "seqrl/SequentialGame-v0": ("seqrl.envs.dp_sequential_game:SharedPolicyEnv", None),
     # System 2: IRL misspecification (continuing tabular MDPs that expose their model).
     "seqrl/TabularMDP-v0": ("seqrl.envs.irl_tabular_mdp:TabularMDPEnv", 100),
     "seqrl/RandomMDP-v0": ("seqrl.envs.irl_tabular_mdp:RandomMDPEnv", 100),

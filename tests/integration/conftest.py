@@ -1,8 +1,11 @@
-"""Helpers for driving the real ``seqrl`` command in a subprocess."""
+"""Helpers for driving the real ``seqrl`` command in a subprocess, and a real local
+OpenAI-compatible server (llama-cpp-python's) for the tests of the openai backend."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,61 @@ def user_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def log_env(tmp_path: Path) -> dict:
     return {"SEQRL_TEST_LOG": str(tmp_path / "runs.log")}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    """A llama-cpp-python server of the embedded SmolLM2 model; yields its API root."""
+    from seqrl.agents.vad_llm_backends import default_model_path
+
+    port = _free_port()
+    # The server logs every request: to a file, since an unread pipe would fill up and block it.
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w+")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(default_model_path()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--model_alias",
+            "smollm2",
+            "--n_threads",
+            "1",
+            "--n_threads_batch",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(
+                        f"llama_cpp.server did not start: {log.read()[-2000:]}"
+                    ) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()

@@ -1,71 +1,14 @@
-"""The openai backend against a REAL local OpenAI-compatible server (llama-cpp-python's), no mock."""
+"""The openai backend against a REAL local OpenAI-compatible server (llama-cpp-python's), no mock.
 
-import socket
-import subprocess
-import sys
-import time
+The server is the ``server_url`` fixture of conftest.py.
+"""
 
 import numpy as np
 import pytest
 
-from seqrl.agents.vad_llm_backends import OpenAIBackend, default_model_path
+from seqrl.agents.vad_llm_backends import OpenAIBackend
 from seqrl.scenarios.core import with_artifact_dir
 from seqrl.scenarios.library.vad import vad_dialogue
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
-    port = _free_port()
-    # The server logs every request: to a file, since an unread pipe would fill up and block it.
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("w+")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(default_model_path()),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--model_alias",
-            "smollm2",
-            "--n_threads",
-            "1",
-            "--n_threads_batch",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(
-                        f"llama_cpp.server did not start: {log.read()[-2000:]}"
-                    ) from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_openai_client_talks_to_the_real_server(server_url, monkeypatch):
