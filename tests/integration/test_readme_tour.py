@@ -170,7 +170,7 @@ def check_cli_fresh(workdir: Path, commands: list[Command]) -> None:
     results = results_of(workdir / "results" / "eps")
     assert len(results) == 4 and sorted(set(results["epsilon"])) == [0.5, 1.0]
     assert len(list((workdir / "results" / "eps" / "tasks").glob("*.parquet"))) == 4
-    assert one_error_line(commands[2]) == "p=1.2: expected a number > 0.5 and < 1"
+    assert one_error_line(commands[2]) == "p=1.2: expected a finite number > 0.5 and < 1"
     assert not (workdir / "results" / "dp-binary-cascade").exists(), "bad input wrote files"
 
 
@@ -198,12 +198,22 @@ def check_cli_user(workdir: Path, commands: list[Command]) -> None:
     assert any(name.endswith("my_scenarios.py") for name in files), "user file not fingerprinted"
 
 
+def check_cli_policy(workdir: Path, commands: list[Command]) -> None:
+    expect_status(commands, [0, 0])
+    (task,) = (workdir / "results" / "rl" / "artifacts").iterdir()
+    assert {"policy.zip", "policy.json"} <= {p.name for p in task.iterdir()}
+    assert (task / "logs" / "progress.csv").is_file()
+    stored = json.loads((task / "policy.json").read_text())["mean_reward"]
+    assert f"mean reward {stored:g} " in commands[1].stdout and "(stored: " in commands[1].stdout
+
+
 SHELL_CHECKS: dict[str, Callable[[Path, list[Command]], None]] = {
     "cli-list": check_cli_list,
     "cli-run": check_cli_run,
     "cli-fresh": check_cli_fresh,
     "cli-sweep": check_cli_sweep,
     "cli-user": check_cli_user,
+    "cli-policy": check_cli_policy,
 }
 
 # --- checks of the Python blocks: run after the block, in the same interpreter --------------------
@@ -215,10 +225,10 @@ assert result.out is None and result.status == "complete" and not result.failure
 frame = result.results
 assert len(frame) == 6 and set(frame["epsilon"]) == {0.5, 1.0, float("inf")}
 assert {"seed_index", "seed", "correct_cascade_rate", "closed_form_correct"} <= set(frame)
-assert {"metric", "n", "mean", "ci_low", "ci_high", "iqm"} <= set(summary)
+assert {"metric", "n", "mean", "mean_low", "mean_high", "iqm"} <= set(summary)
 rows = summary[summary.metric == "correct_cascade_rate"]
 assert len(rows) == 3 and (rows["n"] == 2).all()
-assert ((rows["ci_low"] <= rows["mean"]) & (rows["mean"] <= rows["ci_high"])).all()
+assert rows[["mean_low", "mean_high"]].isna().all().all(), "no interval from 2 seeds"
 # 800 sequences per epsilon: the simulation sits on the gambler's-ruin closed form.
 by_epsilon = frame.groupby("epsilon")[["correct_cascade_rate", "closed_form_correct"]].mean()
 gap = (by_epsilon["correct_cascade_rate"] - by_epsilon["closed_form_correct"]).abs()
