@@ -1,10 +1,12 @@
 """Imitation from observation on stable-baselines3 off-policy algorithms, with ADS as a callback.
 
-The agent is an SB3 SAC / TD3 / DDPG learner whose stored rewards are replaced, at the end of each
-episode, by the optimal-transport proxy reward against observation-only demos
-(:mod:`seqrl.mechanisms.ads_ot_reward`). Training is done once per episode
-(``train_freq=(1, "episode")``, one gradient step per environment step), so every transition is
-relabelled before it can be sampled, as in the official ADS code which stores whole episodes.
+The agent is an SB3 SAC / TD3 / DDPG learner, or SBX's JAX SAC / CrossQ (same API, same replay
+buffer), whose stored rewards are replaced, at the end of each episode, by the optimal-transport
+proxy reward against observation-only demos (:mod:`seqrl.mechanisms.ads_ot_reward`). Training is
+done once per episode (``train_freq=(1, "episode")``), so every transition is relabelled before it
+can be sampled, as in the official ADS code which stores whole episodes. With ``n_envs`` fixed-horizon
+envs in a VecEnv the episodes run side by side and end together; by default there is one gradient
+step per vector step, i.e. ``1 / n_envs`` per environment step.
 
 :class:`DiscountScheduleCallback` evaluates the policy every ``eval_freq`` steps with SB3's
 ``evaluate_policy``, updates the progress recognizer (:mod:`seqrl.mechanisms.ads_discount_scheduling`) and
@@ -51,7 +53,21 @@ from seqrl.mechanisms.ads_ot_reward import (
 
 logger = logging.getLogger(__name__)
 
-ALGORITHMS = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG}
+SB3_ALGORITHMS = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG}
+SBX_ALGORITHMS = ("SBX-SAC", "SBX-CrossQ")
+"""SBX (``sbx-rl``) classes, named ``SBX-<class>``; imported on first use (they pull JAX)."""
+ALGORITHMS = (*SB3_ALGORITHMS, *SBX_ALGORITHMS)
+
+
+def algorithm_class(name: str) -> type[OffPolicyAlgorithm]:
+    """The learner class of ``name``: an SB3 class, or ``sbx.<class>`` for ``SBX-<class>``."""
+    if name in SB3_ALGORITHMS:
+        return SB3_ALGORITHMS[name]
+    if name not in SBX_ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {name!r}")
+    import sbx
+
+    return getattr(sbx, name.removeprefix("SBX-"))
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,7 @@ class LearnerConfig:
     """Hyperparameters of the SB3 base learner.
 
     Attributes:
-        algorithm: ``"SAC"`` (default), ``"TD3"`` or ``"DDPG"``.
+        algorithm: ``"SAC"`` (default), ``"TD3"``, ``"DDPG"``, ``"SBX-SAC"`` or ``"SBX-CrossQ"``.
         learning_rate: Adam step size.
         buffer_size: Replay capacity in transitions.
         batch_size: Minibatch size.
@@ -69,7 +85,9 @@ class LearnerConfig:
         action_noise_std: Gaussian exploration noise of TD3 / DDPG.
         ent_coef: SAC's entropy coefficient (``"auto_0.05"``: learned, starting at 0.05; the OT
             reward is scaled to about 10 per episode, so SAC's default start of 1 swamps it).
-        device: Torch device; ``"auto"`` picks CUDA when present.
+        gradient_steps: Gradient steps after each episode; -1: one per vector step (as many as
+            environment steps with one env, ``1 / n_envs`` of them with ``n_envs``).
+        device: Torch device; ``"auto"`` picks CUDA when present (SBX: JAX picks its device).
     """
 
     algorithm: str = "SAC"
@@ -81,6 +99,7 @@ class LearnerConfig:
     n_steps: int = 1
     action_noise_std: float = 0.1
     ent_coef: str | float = "auto_0.05"
+    gradient_steps: int = -1
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -91,6 +110,8 @@ class LearnerConfig:
         for name in ("buffer_size", "batch_size", "n_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.gradient_steps == 0 or self.gradient_steps < -1:
+            raise ValueError(f"gradient_steps must be >= 1 or -1, got {self.gradient_steps}")
         if self.learning_starts < 0:
             raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
         if not self.learning_rate > 0:
@@ -125,6 +146,17 @@ def set_discount(model: BaseAlgorithm, gamma: float) -> list[str]:
     return written
 
 
+def _episode_rollouts(env: gymnasium.Env | VecEnv) -> tuple[int, str]:
+    """SB3's ``train_freq`` of one episode per env: ``(1, "episode")`` for one env; SB3 allows that
+    only with one env, so with several it is ``(horizon, "step")`` (their ``horizon`` attribute)."""
+    if not isinstance(env, VecEnv) or env.num_envs == 1:
+        return 1, "episode"
+    horizons = set(env.get_attr("horizon"))
+    if len(horizons) != 1:
+        raise ValueError(f"the envs need one common horizon, got {sorted(horizons)}")
+    return int(horizons.pop()), "step"
+
+
 class OTRewarder:
     """OT proxy reward against fixed demos, with the scale fixed after the first episode.
 
@@ -154,16 +186,21 @@ class OTRewarder:
         return self.costs(self.demos)
 
     def rewards(self, observations: np.ndarray) -> np.ndarray:
-        """Scaled best-of-N OT rewards ``(T_a,)`` for one trajectory ``(T_a, d)``."""
+        """Scaled best-of-N OT rewards ``(..., T_a)`` for trajectories ``(..., T_a, d)`` (one
+        Sinkhorn batch); the first trajectory ever seen fixes the scale."""
         raw, _ = best_demo_rewards(self.costs(observations), self.params)
         if self.scale is None:
-            self.scale = reward_scale(raw, self.params.scale_target)
+            self.scale = reward_scale(raw.reshape(-1, raw.shape[-1])[0], self.params.scale_target)
             logger.info("OT reward scale fixed at %.4g", self.scale)
         return self.scale * raw
 
 
 class OTRelabelCallback(BaseCallback):
-    """Replace the rewards of the episode just collected by OT rewards (one env, episode rollouts)."""
+    """Replace the rewards of the episodes just collected by OT rewards (episode rollouts).
+
+    With several envs every rollout must end on the last step of every env's episode (fixed
+    horizon, envs reset together); the envs' trajectories are relabelled in one OT batch.
+    """
 
     def __init__(self, rewarder: OTRewarder) -> None:
         super().__init__()
@@ -180,10 +217,6 @@ class OTRelabelCallback(BaseCallback):
         return self.model.replay_buffer
 
     def _on_training_start(self) -> None:
-        if self.training_env.num_envs != 1:
-            raise ValueError(
-                f"n_envs must be 1 for OT relabelling, got {self.training_env.num_envs}"
-            )
         self._replay_buffer()  # fail before the first rollout, not after it
 
     def _on_rollout_start(self) -> None:
@@ -198,9 +231,14 @@ class OTRelabelCallback(BaseCallback):
         if count == 0:
             return
         positions = (self._start + np.arange(count)) % buffer.buffer_size
-        rewards = self.rewarder.rewards(buffer.next_observations[positions, 0])
-        buffer.rewards[positions, 0] = rewards
-        self.episode_returns.append(float(rewards.sum()))
+        if not buffer.dones[positions[-1]].all():
+            raise ValueError(
+                "OT relabelling needs the envs' episodes to end together (fixed horizon)"
+            )
+        # (count, n_envs, d) -> one trajectory per env, all relabelled in one batch
+        rewards = self.rewarder.rewards(np.swapaxes(buffer.next_observations[positions], 0, 1))
+        buffer.rewards[positions] = rewards.T
+        self.episode_returns.extend(rewards.sum(axis=-1).tolist())
 
 
 def evaluate_with_observations(
@@ -276,7 +314,8 @@ class DiscountScheduleCallback(BaseCallback):
                 ``alpha ** (1 / p0)`` to ``alpha ** (1 / T)`` over ``linear_steps`` steps).
             fixed_gamma: Discount of the fixed schedule.
             linear_steps: Duration of the linear schedule in environment steps.
-            eval_freq: Evaluate every this many environment steps (and at the end).
+            eval_freq: Evaluate each time the environment steps pass a multiple of this (and at
+                the end).
             n_eval_episodes: Episodes per evaluation.
             min_success_steps: Steps with ``info["success"]`` for an episode to count as solved.
         """
@@ -328,7 +367,8 @@ class DiscountScheduleCallback(BaseCallback):
         self._apply()
 
     def _on_step(self) -> bool:
-        if self.num_timesteps % self.eval_freq == 0:
+        # With n envs the step count moves by n: evaluate when it passes a multiple of eval_freq.
+        if self.num_timesteps // self.eval_freq > max(self._last_eval_step, 0) // self.eval_freq:
             self.evaluate()
         return True
 
@@ -366,7 +406,7 @@ class ImitationFromObservationAgent:
 
     def __init__(
         self,
-        env: gymnasium.Env,
+        env: gymnasium.Env | VecEnv,
         demos: np.ndarray,
         config: LearnerConfig | None = None,
         ot_params: OTRewardParams | None = None,
@@ -376,7 +416,7 @@ class ImitationFromObservationAgent:
         """Build the learner.
 
         Args:
-            env: Training env (one instance; fixed horizon).
+            env: Training env (fixed horizon), or a VecEnv of several reset together.
             demos: ``(N, T, d)`` expert observations, validated against ``env``.
             config: Base-learner hyperparameters.
             ot_params: OT reward parameters.
@@ -385,24 +425,29 @@ class ImitationFromObservationAgent:
         """
         self.config = config or LearnerConfig()
         self.rewarder = OTRewarder(demos, ot_params)
-        algorithm = ALGORITHMS[self.config.algorithm]
+        algorithm = algorithm_class(self.config.algorithm)
+        train_freq = _episode_rollouts(env)
+        gradient_steps = self.config.gradient_steps
+        if gradient_steps == -1 and train_freq[1] == "step":
+            gradient_steps = train_freq[0]  # SB3's -1 would be one per env step of all envs
         kwargs: dict[str, Any] = {
             "learning_rate": self.config.learning_rate,
             "buffer_size": self.config.buffer_size,
             "batch_size": self.config.batch_size,
             "learning_starts": self.config.learning_starts,
             "gamma": gamma,
-            "train_freq": (1, "episode"),
-            "gradient_steps": -1,
+            "train_freq": train_freq,
+            "gradient_steps": gradient_steps,
             "policy_kwargs": {"net_arch": list(self.config.net_arch)},
             "seed": seed,
-            "device": self.config.device,
             "verbose": 0,
         }
-        if self.config.algorithm == "SAC":
+        if self.config.algorithm in SB3_ALGORITHMS:
+            kwargs["device"] = self.config.device
+        if self.config.algorithm.endswith(("SAC", "CrossQ")):
             kwargs["ent_coef"] = self.config.ent_coef
         else:
-            if not isinstance(env.action_space, spaces.Box):
+            if not isinstance(env.action_space, spaces.Box):  # TD3 / DDPG
                 raise ValueError(f"TD3 and DDPG need a Box action space, got {env.action_space}")
             size = env.action_space.shape[0]
             kwargs["action_noise"] = NormalActionNoise(

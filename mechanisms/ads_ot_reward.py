@@ -164,19 +164,26 @@ def ot_rewards(costs: np.ndarray, params: OTRewardParams) -> np.ndarray:
     return -np.sum(transport_plans(costs, params) * costs, axis=-1)
 
 
-def best_demo_rewards(costs: np.ndarray, params: OTRewardParams) -> tuple[np.ndarray, int]:
+def best_demo_rewards(
+    costs: np.ndarray, params: OTRewardParams
+) -> tuple[np.ndarray, int | np.ndarray]:
     """Rewards against the demo with the largest total reward (best of N).
 
     Args:
-        costs: Cost matrices ``(N, T_a, T_e)``.
+        costs: Cost matrices ``(N, T_a, T_e)`` of one trajectory, or ``(..., N, T_a, T_e)`` of
+            several, solved in one Sinkhorn batch (the batch's largest cost picks the
+            log-domain or plain iteration for all of it).
         params: Sinkhorn parameters.
 
     Returns:
-        ``(rewards (T_a,), index of the chosen demo)``; rewards are unscaled.
+        ``(rewards (..., T_a), index of the chosen demo)``: an int for one trajectory, an array
+        ``(...)`` for several; rewards are unscaled.
     """
-    rewards = ot_rewards(costs, params)
-    best = int(np.argmax(rewards.sum(axis=-1)))
-    return rewards[best], best
+    costs = np.asarray(costs, dtype=np.float64)
+    rewards = ot_rewards(costs.reshape(-1, *costs.shape[-2:]), params).reshape(costs.shape[:-1])
+    best = np.argmax(rewards.sum(axis=-1), axis=-1)
+    chosen = np.take_along_axis(rewards, best[..., None, None], axis=-2)[..., 0, :]
+    return chosen, int(best) if best.ndim == 0 else best
 
 
 def reward_scale(first_episode_rewards: np.ndarray, target: float) -> float:

@@ -17,6 +17,8 @@ Every episode lasts exactly the env's horizon: the envs are built bare and wrapp
 from __future__ import annotations
 
 import abc
+import importlib.util
+import os
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -34,7 +36,7 @@ from seqrl.mechanisms.ads_discount_scheduling import (
     Schedule,
 )
 from seqrl.mechanisms.ads_ot_reward import CostMetric, OTRewardParams
-from seqrl.scenarios.core import TaskOutput, artifact_dir, param, scenario
+from seqrl.scenarios.core import BadInput, TaskOutput, artifact_dir, param, scenario
 from seqrl.scenarios.extras import require_extras
 from seqrl.scenarios.plots.ads import plot_metaworld, plot_toy
 
@@ -49,8 +51,9 @@ MetaWorldTask = Literal[
 METAWORLD_TASKS: tuple[str, ...] = typing.get_args(MetaWorldTask)
 DemoTask = Literal["fetch-deliver", MetaWorldTask]
 DEMO_TASKS: tuple[str, ...] = typing.get_args(DemoTask)
-Algorithm = Literal["SAC", "TD3", "DDPG"]
-"""The SB3 off-policy learners of :class:`~seqrl.agents.ads_ilfo_agent.LearnerConfig`."""
+Algorithm = Literal["SAC", "TD3", "DDPG", "SBX-SAC", "SBX-CrossQ"]
+"""The off-policy learners of :class:`~seqrl.agents.ads_ilfo_agent.LearnerConfig`: SB3's, and
+SBX's JAX SAC / CrossQ (``sbx-rl``, same API)."""
 ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 CURVE_METRICS = ("success_rate", "gamma", "progress")
 
@@ -98,20 +101,35 @@ class ImitationArgs(abc.ABC):
     discount: DiscountParams = field(default_factory=DiscountParams)
     budget: int = _budget(8_000)
     n_demos: int = param(10, "expert demos (>= 2)", low=2)
-    algorithm: Algorithm = param("SAC", "SB3 off-policy learner")
+    algorithm: Algorithm = param("SAC", "off-policy learner (SBX-*: JAX, needs sbx-rl)")
+    n_envs: int = param(1, "training envs side by side (fixed horizon, reset together)", low=1)
+    gradient_steps: int = param(
+        -1, "gradient steps per episode rollout (-1: one per vector step)", low=-1
+    )
     ot: StateOTRewardParams = field(default_factory=StateOTRewardParams)
     eval_freq: int = _eval_freq(500)
     eval_episodes: int = _eval_episodes(10)
     demos: str = param("", "path of a demos .npz (empty: generate with the scripted expert)")
+    checkpoint_freq: int = param(0, "steps between saved checkpoints (0: none)", low=0)
 
     def __post_init__(self) -> None:
-        """Validate a demos file against the env (shape, length, dimension, at least n_demos)."""
+        """Validate a demos file against the env (shape, length, dimension, at least n_demos),
+        gradient_steps, and that an SBX learner is installed."""
+        if self.gradient_steps == 0 or self.gradient_steps < -1:
+            raise ValueError(f"gradient_steps must be >= 1 or -1, got {self.gradient_steps}")
+        if self.algorithm.startswith("SBX-") and importlib.util.find_spec("sbx") is None:
+            raise BadInput(f"algorithm={self.algorithm} needs sbx-rl: pip install sbx-rl")
         if self.demos:
             self.stored_demos()
 
     @abc.abstractmethod
     def make_env(self) -> FetchDeliverEnv | MetaWorldImitationEnv:
         """The host env, bare (:func:`with_time_limit` ends its episodes)."""
+
+    @abc.abstractmethod
+    def env_spec(self) -> tuple[str, dict[str, Any]]:
+        """The Gymnasium id and kwargs that ``gymnasium.make`` builds the same env from (for the
+        saved policy's evaluation)."""
 
     def env_shape(self) -> tuple[int, int]:
         """``(horizon, observation dimension)`` of the host env: what demos must match."""
@@ -146,6 +164,10 @@ class ToyArgs(ImitationArgs):
     def make_env(self) -> FetchDeliverEnv:
         return FetchDeliverEnv(horizon=self.horizon, observe_object=self.observe_object)
 
+    def env_spec(self) -> tuple[str, dict[str, Any]]:
+        return "seqrl/FetchDeliver-v0", {"horizon": self.horizon,
+                                         "observe_object": self.observe_object}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class MetaWorldArgs(ImitationArgs):
@@ -163,6 +185,9 @@ class MetaWorldArgs(ImitationArgs):
 
     def make_env(self) -> MetaWorldImitationEnv:
         return MetaWorldImitationEnv(self.task)
+
+    def env_spec(self) -> tuple[str, dict[str, Any]]:
+        return "seqrl/MetaWorldImitation-v0", {"task": self.task}
 
 
 def _train(
@@ -192,6 +217,13 @@ def _train(
         ImitationFromObservationAgent,
         LearnerConfig,
     )
+    from seqrl.scenarios.evaluate import (
+        PolicyRecord,
+        save_policy,
+        score_policy,
+        training_callbacks,
+        training_logger,
+    )
 
     def make_env() -> TimeLimit:
         return with_time_limit(args.make_env())
@@ -201,13 +233,22 @@ def _train(
     else:
         demos = collect_demos(make_env(), expert, horizon, args.n_demos, rng).observations
     torch.set_num_threads(1)
+    # One XLA thread per run as well (read when JAX starts, i.e. on the first SBX run).
+    os.environ.setdefault(
+        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    )
     seed = int(rng.integers(2**31 - 1))
-    env = make_env()
-    env.reset(seed=seed)
+    env: TimeLimit | DummyVecEnv
+    if args.n_envs == 1:
+        env = make_env()
+        env.reset(seed=seed)
+    else:  # episodes of the same horizon side by side, one policy call per vector step
+        env = DummyVecEnv([make_env] * args.n_envs)
+        env.seed(seed)
     # One env per evaluation episode: the episodes run side by side, one policy call per step.
     eval_env = DummyVecEnv([make_env] * args.eval_episodes)
     eval_env.seed(seed + 1)
-    config = LearnerConfig(algorithm=args.algorithm, **learner)
+    config = LearnerConfig(algorithm=args.algorithm, gradient_steps=args.gradient_steps, **learner)
     agent = ImitationFromObservationAgent(env, demos, config, args.ot, gamma=args.gamma, seed=seed)
     schedule = DiscountScheduleCallback(
         eval_env,
@@ -221,7 +262,17 @@ def _train(
         n_eval_episodes=args.eval_episodes,
         min_success_steps=min_success_steps,
     )
-    agent.learn(args.budget, [schedule])
+    directory = artifact_dir()
+    if directory is not None:
+        agent.model.set_logger(training_logger(directory))
+    callbacks = training_callbacks(directory, args.checkpoint_freq, args.budget)
+    agent.learn(args.budget, [schedule, *callbacks])
+    if directory is not None:
+        env_id, env_kwargs = args.env_spec()
+        rewards = score_policy(agent.model, env_id, env_kwargs, seed + 1, args.eval_episodes)
+        record = PolicyRecord(args.algorithm, env_id, env_kwargs, seed + 1, args.eval_episodes,
+                              True, float(rewards.mean()), float(rewards.std()))  # fmt: skip
+        save_policy(agent.model, directory, record)
     final = schedule.history[-1]
     curves = pd.DataFrame(schedule.history).melt(
         id_vars="step", value_vars=list(CURVE_METRICS), var_name="metric", value_name="value"

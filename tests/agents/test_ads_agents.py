@@ -127,6 +127,70 @@ def test_other_off_policy_algorithms(demos: np.ndarray, algorithm: str) -> None:
     assert agent.model.replay_buffer.rewards[:HORIZON, 0].sum() == pytest.approx(-10.0, rel=1e-5)
 
 
+def vector_env(n_envs: int, seed: int) -> DummyVecEnv:
+    env = DummyVecEnv([make_env] * n_envs)
+    env.seed(seed)
+    return env
+
+
+def assert_every_column_relabelled(agent: ImitationFromObservationAgent, episodes: int) -> None:
+    """Each env's stored episode carries the scaled best-of-N OT rewards of its own frames, and
+    the very first one (env 0, episode 0) sums to -scale_target."""
+    buffer, rewarder = agent.model.replay_buffer, agent.rewarder
+    for env in range(buffer.n_envs):
+        for episode in range(episodes):
+            rows = slice(episode * HORIZON, (episode + 1) * HORIZON)
+            raw, _ = best_demo_rewards(
+                rewarder.costs(buffer.next_observations[rows, env]), rewarder.params
+            )
+            np.testing.assert_allclose(buffer.rewards[rows, env], rewarder.scale * raw, rtol=1e-5)
+    assert buffer.rewards[:HORIZON, 0].sum() == pytest.approx(-10.0, rel=1e-5)
+
+
+def test_several_envs_relabel_each_column_with_one_update_per_vector_step(
+    demos: np.ndarray,
+) -> None:
+    n_envs = 3
+    agent = ImitationFromObservationAgent(vector_env(n_envs, 6), demos, small_config(), seed=6)
+    agent.learn(2 * HORIZON * n_envs)
+    assert agent.model.replay_buffer.pos == 2 * HORIZON
+    assert_every_column_relabelled(agent, episodes=2)
+    # One gradient step per vector step: 1 / n_envs per environment step.
+    assert agent.model._n_updates == 2 * HORIZON
+    assert len(agent.relabel_callback.episode_returns) == 2 * n_envs
+
+
+def test_envs_of_different_horizons_are_refused(demos: np.ndarray) -> None:
+    env = DummyVecEnv([make_env, lambda: with_time_limit(FetchDeliverEnv(horizon=HORIZON + 1))])
+    with pytest.raises(ValueError, match="one common horizon"):
+        ImitationFromObservationAgent(env, demos, small_config(), seed=0)
+
+
+def test_evaluation_when_the_step_count_passes_each_multiple(demos: np.ndarray) -> None:
+    # 3 envs: the count moves 3, 6, ...; multiples of 50 are passed at 51, 102 and 150.
+    agent = ImitationFromObservationAgent(vector_env(3, 7), demos, small_config(), seed=7)
+    callback = DiscountScheduleCallback(
+        DummyVecEnv([make_env]), agent.rewarder, ProgressParams(horizon=HORIZON),
+        eval_freq=50, n_eval_episodes=1,
+    )  # fmt: skip
+    agent.learn(2 * HORIZON * 3, [callback])
+    assert [row["step"] for row in callback.history] == [51, 102, 150, 180]
+
+
+@pytest.mark.parametrize("algorithm", ["SBX-SAC", "SBX-CrossQ"])
+def test_sbx_learners_relabel_and_take_the_schedule(demos: np.ndarray, algorithm: str) -> None:
+    pytest.importorskip("sbx")
+    agent = ImitationFromObservationAgent(vector_env(2, 8), demos, small_config(algorithm), seed=8)
+    callback = DiscountScheduleCallback(
+        DummyVecEnv([make_env]), agent.rewarder, ProgressParams(horizon=HORIZON),
+        schedule="fixed", fixed_gamma=0.9, eval_freq=HORIZON * 2, n_eval_episodes=1,
+    )  # fmt: skip
+    agent.learn(2 * HORIZON * 2, [callback])
+    assert type(agent.model).__module__.startswith("sbx.")
+    assert_every_column_relabelled(agent, episodes=2)
+    assert agent.model.gamma == 0.9 and agent.model._n_updates > 0
+
+
 class ExpertModel:
     """Duck-typed SB3 model acting with the scripted expert, for evaluate_policy.
 
@@ -151,8 +215,12 @@ def test_evaluation_records_observations_and_success(n_envs: int) -> None:
 
 
 def test_learner_config_validation() -> None:
-    with pytest.raises(ValueError, match="algorithm must be one of SAC, TD3, DDPG, got 'PPO'"):
+    with pytest.raises(
+        ValueError, match="algorithm must be one of SAC, TD3, DDPG, SBX-SAC, SBX-CrossQ, got 'PPO'"
+    ):
         LearnerConfig(algorithm="PPO")
+    with pytest.raises(ValueError, match="gradient_steps must be >= 1 or -1, got 0"):
+        LearnerConfig(gradient_steps=0)
     with pytest.raises(ValueError, match="n_steps must be >= 1, got 0"):
         LearnerConfig(n_steps=0)
 

@@ -110,3 +110,20 @@ def test_an_ads_policy_reloads_with_its_score(tmp_path):
     directory = out / "artifacts" / evaluation.task_id
     assert (directory / "checkpoints" / "policy_480_steps.zip").is_file()
     assert pd.read_csv(directory / "logs" / "progress.csv")["time/total_timesteps"].max() <= 480
+
+
+@pytest.mark.slow
+def test_an_sbx_ads_policy_with_several_envs_reloads_with_its_score(tmp_path):
+    pytest.importorskip("ot")
+    pytest.importorskip("sbx")
+    out = tmp_path / "ads-sbx"
+    completed = run_cli("run", "ads-toy", "--quick", "--set", "schedule=ads", "--set", "budget=960",
+                        "--set", "algorithm=SBX-SAC", "--set", "n_envs=4", "--set",
+                        "eval_freq=480", "--out", out)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    (evaluation,) = evaluate_run(out)
+    assert evaluation.record.algorithm == "SBX-SAC"
+    assert type(load_policy(out / "artifacts" / evaluation.task_id)[0]).__module__.startswith(
+        "sbx."
+    )
+    assert evaluation.mean == evaluation.record.mean_reward

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -85,6 +86,20 @@ def test_demos_of_a_metaworld_task_need_the_ads_extra(monkeypatch) -> None:
     with pytest.raises(extras.MissingExtra, match="task=hammer-v3 needs the 'ads' extra"):
         ads_demos.arguments({"task": "hammer-v3"})
     assert ads_demos.arguments({"task": "fetch-deliver"}).task == "fetch-deliver"
+
+
+def test_sbx_learner_needs_sbx_and_gradient_steps_are_checked(monkeypatch) -> None:
+    with pytest.raises(BadInput, match="gradient_steps must be >= 1 or -1, got 0"):
+        ads_toy.arguments({"gradient_steps": 0})
+    with pytest.raises(BadInput, match="gradient_steps must be >= 1 or -1, got -2"):
+        ads_toy.arguments({"gradient_steps": -2})
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sbx" else real(name, *a)
+    )
+    with pytest.raises(BadInput, match="algorithm=SBX-SAC needs sbx-rl: pip install sbx-rl"):
+        ads_toy.arguments({"algorithm": "SBX-SAC"})
+    assert ads_toy.arguments({"algorithm": "SAC", "n_envs": 4}).n_envs == 4
 
 
 def test_cli_exits_2_on_bad_input(tmp_path, capsys) -> None:
