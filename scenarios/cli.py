@@ -273,6 +273,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
+    # A command started in the background by a script inherits SIGINT ignored, and Python then
+    # installs no handler: an explicit `kill -INT` must still stop the run cleanly.
+    previous_interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         result = run(
             **options,
@@ -295,6 +298,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        signal.signal(signal.SIGINT, previous_interrupt)
         display.close()
     print(f"{len(result.results)} tasks in {out} (summary: {out / 'summary.md'})")
     return 0

@@ -281,8 +281,12 @@ def _run_pool(
             if broken:
                 rerun = {t.task_id: t for t in pending.values()}
                 for pid, process in processes.items():
-                    culprit = rerun.pop(running.get(pid, ""), None)
-                    if culprit is not None and process.exitcode not in (None, 0):
+                    # The pool fails the futures first and then terminates the other workers:
+                    # wait for them, so that a worker it terminated (SIGTERM) is not blamed.
+                    process.join(timeout=5)
+                    task_of_worker = running.get(pid, "")
+                    if task_of_worker in rerun and process.exitcode not in _NOT_A_CRASH:
+                        culprit = rerun.pop(task_of_worker)
                         yield TaskResult(culprit.task_id, None, None, _death(process.exitcode))
                 if len(rerun) == len(pending):  # no culprit known: fail them rather than loop
                     for task in pending.values():
@@ -297,6 +301,11 @@ def _run_pool(
         pool.shutdown(wait=False, cancel_futures=True)
         for process in workers_alive:
             process.terminate()
+
+
+_NOT_A_CRASH = (None, 0, -signal.SIGTERM)
+"""Exit codes of a pool worker that did not die of its own task (alive, clean, or terminated by
+the pool after another worker died)."""
 
 
 def _death(exitcode: int | None) -> str:
