@@ -44,7 +44,19 @@ from seqrl.scenarios.plots.dp import (
 CASCADE_ACCURACIES = (0.55, 0.7, 0.9)
 
 
-def _epsilon_param(default: float) -> Any:
+def accuracy_param(default: float = 0.7) -> Any:
+    """The accuracy p of binary signals, in (1/2, 1) (shared with the mixed-population games)."""
+    return param(
+        default,
+        "binary signal accuracy in (1/2, 1)",
+        low=0.5,
+        high=1.0,
+        low_inclusive=False,
+        high_inclusive=False,
+    )
+
+
+def epsilon_param(default: float) -> Any:
     return param(
         default,
         "privacy budget epsilon > 0 (inf = no privacy)",
@@ -74,7 +86,7 @@ def _n_runs_param(default: int) -> Any:
 class SmoothedLearnerArgs:
     """Gaussian signals privatised by smoothed randomized response (a group of three scenarios)."""
 
-    epsilon: float = _epsilon_param(1.0)
+    epsilon: float = epsilon_param(1.0)
     sigma: float = _sigma_param()
     amplitude: float = _amplitude_param()
 
@@ -130,15 +142,8 @@ def _trajectory_frame(summary: SequenceSummary) -> pd.DataFrame:
 class CascadeArgs:
     """Parameters of ``dp-binary-cascade``."""
 
-    p: float = param(
-        0.7,
-        "binary signal accuracy in (1/2, 1)",
-        low=0.5,
-        high=1.0,
-        low_inclusive=False,
-        high_inclusive=False,
-    )
-    epsilon: float = _epsilon_param(1.0)
+    p: float = accuracy_param()
+    epsilon: float = epsilon_param(1.0)
     n_agents: int = _n_agents_param(600)
     n_runs: int = _n_runs_param(2000)
 

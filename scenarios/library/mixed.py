@@ -37,6 +37,7 @@ from seqrl.mechanisms.dp_sequential import BinaryCascadeClosedForm
 from seqrl.mechanisms.dp_signals import BinarySignal
 from seqrl.mechanisms.vad_affect import CONDITIONS, AffectDynamicsParams
 from seqrl.scenarios.core import TaskOutput, artifact_dir, param, report_progress, scenario
+from seqrl.scenarios.library.dp import accuracy_param, epsilon_param
 from seqrl.scenarios.library.vad import ChatParams
 from seqrl.scenarios.plots.mixed import plot_llm_cascade, plot_marl, plot_mixed_population
 
@@ -74,21 +75,8 @@ class LearnerChatParams(ChatParams):
 class GameArgs:
     """The sequence: binary signals, randomized response, what the agents see."""
 
-    p: float = param(
-        0.7,
-        "binary signal accuracy in (1/2, 1)",
-        low=0.5,
-        high=1.0,
-        low_inclusive=False,
-        high_inclusive=False,
-    )
-    epsilon: float = param(
-        math.inf,
-        "randomized-response budget epsilon > 0 (inf = no privacy)",
-        low=0.0,
-        low_inclusive=False,
-        allow_inf=True,
-    )
+    p: float = accuracy_param()
+    epsilon: float = epsilon_param(math.inf)
     n_agents: int = param(10, "agents per sequence", low=1)
     reports: Literal["counts", "sequence"] = param("counts", "how agents see earlier reports")
     tell_public_llr: bool = param(
