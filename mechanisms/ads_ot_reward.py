@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-# torch and POT (the "ads" extra) are imported where the solvers run, so that the parameter class
+# torch (the "ads" extra) is imported where the log-domain solver runs, so that the parameter class
 # can be imported, e.g. by a scenario declaring its parameters, in an install without them.
 
 CostMetric = Literal["cosine", "euclidean"]
@@ -127,27 +127,36 @@ def _log_sinkhorn(costs: np.ndarray, regularization: float, iterations: int) -> 
     return torch.exp(kernel + u[..., :, None] + v[..., None, :]).numpy()
 
 
+def _sinkhorn(costs: np.ndarray, regularization: float, iterations: int) -> np.ndarray:
+    """Sinkhorn with uniform marginals, the updates of POT's batched solver
+    (``ot.batch.solve_batch``, method ``sinkhorn``) as batched matrix-vector products.
+
+    ``f <- a / (K g)``, ``g <- b / (K^T f)`` with ``K = exp(-C / reg)``, from ``f = g = 1``; plan
+    ``diag(f) K diag(g)``. POT's loop (elementwise products, a marginal check every 10 iterations)
+    takes ~14x longer on the 100 x 24 x 24 costs of a FetchDeliver relabelling; tests check
+    both give the same plans.
+    """
+    kernel = np.exp(-costs / regularization)
+    kernel_t = np.ascontiguousarray(np.swapaxes(kernel, -1, -2))
+    a, b = 1.0 / costs.shape[-2], 1.0 / costs.shape[-1]
+    g = np.ones((*costs.shape[:-2], costs.shape[-1], 1))
+    for _ in range(iterations):
+        f = a / (kernel @ g)
+        g = b / (kernel_t @ f)
+    return kernel * f * np.swapaxes(g, -1, -2)
+
+
 def transport_plans(costs: np.ndarray, params: OTRewardParams) -> np.ndarray:
     """Entropic OT plans with uniform marginals for a batch of cost matrices ``(B, T_a, T_e)``.
 
-    Runs exactly ``params.iterations`` Sinkhorn iterations: POT's batched solver
-    (``ot.batch.solve_batch``) while ``exp(-C / reg)`` stays representable, else the same
-    iteration in the log domain.
+    Runs exactly ``params.iterations`` Sinkhorn iterations (POT's batched updates): in the plain
+    domain while ``exp(-C / reg)`` stays representable, else the same iteration in the log
+    domain.
     """
-    from ot.batch import solve_batch
-
     costs = np.asarray(costs, dtype=np.float64)
     if float(np.max(costs)) / params.regularization >= 600.0:
         return _log_sinkhorn(costs, params.regularization, params.iterations)
-    result = solve_batch(
-        costs,
-        params.regularization,
-        max_iter=params.iterations,
-        tol=0.0,
-        method="sinkhorn",
-        grad="detach",
-    )
-    return np.asarray(result.plan)
+    return _sinkhorn(costs, params.regularization, params.iterations)
 
 
 def ot_rewards(costs: np.ndarray, params: OTRewardParams) -> np.ndarray:

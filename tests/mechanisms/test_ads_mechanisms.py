@@ -268,3 +268,17 @@ def test_log_domain_path_matches_pot_log_sinkhorn() -> None:
     reference = solve_batch(costs, 0.01, max_iter=100, tol=0.0, method="log_sinkhorn").plan
     np.testing.assert_allclose(plans, reference, rtol=1e-8, atol=1e-14)
     np.testing.assert_allclose(plans.sum(axis=-2), 1 / 7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("iterations", [1, 7, 100])
+def test_plain_path_matches_pot_batched_sinkhorn_iteration_for_iteration(iterations) -> None:
+    """Fixed iteration counts (not converged): the same updates as POT, not just the same limit."""
+    from ot.batch import solve_batch
+
+    rng = np.random.default_rng(5)
+    costs = cost_matrices(rng.normal(size=(20, 24, 3)), rng.normal(size=(20, 24, 3)), "euclidean")
+    params = OTRewardParams(cost="euclidean", regularization=0.05, iterations=iterations)
+    assert costs.max() / params.regularization < 600  # the plain branch is taken
+    plans = transport_plans(costs, params)
+    reference = solve_batch(costs, 0.05, max_iter=iterations, tol=0.0, method="sinkhorn").plan
+    np.testing.assert_allclose(plans, reference, rtol=1e-10, atol=1e-15)
