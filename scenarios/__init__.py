@@ -11,6 +11,7 @@ from seqrl.scenarios.core import (  # noqa: E402
     TaskOutput,
     artifact_dir,
     param,
+    replicate_rngs,
     report_progress,
     scenario,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "TaskOutput",
     "artifact_dir",
     "param",
+    "replicate_rngs",
     "report_progress",
     "scenario",
 ]

@@ -478,6 +478,27 @@ def artifact_dir() -> Path | None:
     return _artifact_dir.get()
 
 
+def replicate_rngs(rng: np.random.Generator, count: int) -> list[np.random.Generator]:
+    """Generators for ``count`` replicates inside one task, numbered like seeds.
+
+    The runner seeds task ``s`` with child ``s`` of the root ``SeedSequence``; replicate ``k`` of
+    that task gets child ``s * count + k``, the generator seed ``s * count + k`` gets in a run
+    with one replicate per task. So a task that trains ``count`` runs as one batched model sees,
+    run for run, what ``count`` separate tasks would (paired comparisons across the two ways of
+    running). With ``count = 1`` it is ``rng`` itself; a generator the runner did not make gets
+    ``count`` children spawned from it.
+    """
+    if count == 1:
+        return [rng]
+    sequence = rng.bit_generator.seed_seq
+    if not isinstance(sequence, np.random.SeedSequence) or len(sequence.spawn_key) != 1:
+        return list(rng.spawn(count))
+    (task,) = sequence.spawn_key
+    return [np.random.default_rng(np.random.SeedSequence(sequence.entropy,
+                                                         spawn_key=(task * count + k,)))
+            for k in range(count)]  # fmt: skip
+
+
 def report_progress(done: int, total: int, unit: str = "steps") -> None:
     """Tell the run how far the current task has got (``done`` of ``total`` ``unit``).
 

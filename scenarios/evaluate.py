@@ -3,7 +3,9 @@
 A scenario that trains a Stable-Baselines3 policy keeps, under its task's artifact directory
 (``DIR/artifacts/<task id>/``, see :func:`seqrl.artifact_dir`):
 
-    policy.zip          the final model (``model.save``), reloadable with ``PPO.load`` / ``SAC.load``
+    policy.zip          the final model (``model.save``), reloadable with ``PPO.load`` / ``SAC.load``;
+                        a task that trains several runs as one batched model (``SAC-batched``)
+                        keeps their actors in policy.npz instead, scored one after another
     policy.json         how it was scored: algorithm, Gymnasium env id and kwargs, evaluation seed,
                         episodes, and the mean and std episode reward that ``evaluate_policy`` gave
     logs/progress.csv   SB3's own training log (and TensorBoard event files when tensorboard is
@@ -29,6 +31,7 @@ import numpy as np
 from seqrl.scenarios.core import BadInput, report_progress
 
 POLICY_FILE = "policy.zip"
+BATCHED_POLICY_FILE = "policy.npz"
 RECORD_FILE = "policy.json"
 LOG_DIR = "logs"
 CHECKPOINT_DIR = "checkpoints"
@@ -40,14 +43,16 @@ class PolicyRecord:
     """How a saved policy was scored (``policy.json``).
 
     Attributes:
-        algorithm: SB3 class name (``PPO``, ``SAC``, ``TD3``, ``DDPG``), or ``SBX-<class>``.
+        algorithm: SB3 class name (``PPO``, ``SAC``, ``TD3``, ``DDPG``), ``SBX-<class>``, or
+            ``SAC-batched`` (the actors of ``runs`` runs in ``policy.npz``).
         env_id: Gymnasium id of the evaluation env.
         env_kwargs: Its keyword arguments.
         seed: Seed of the evaluation env's first reset.
         n_eval_episodes: Episodes of ``evaluate_policy``.
         deterministic: Whether actions were deterministic.
-        mean_reward: Mean episode reward found at training time.
+        mean_reward: Mean episode reward found at training time (over every run's episodes).
         std_reward: Its standard deviation over episodes.
+        runs: Policies in the file, each scored on ``n_eval_episodes`` episodes from ``seed``.
     """
 
     algorithm: str
@@ -58,6 +63,7 @@ class PolicyRecord:
     deterministic: bool = True
     mean_reward: float = float("nan")
     std_reward: float = float("nan")
+    runs: int = 1
 
 
 def make_eval_env(
@@ -137,10 +143,24 @@ def training_callbacks(
 
 
 def save_policy(model: Any, directory: Path, record: PolicyRecord) -> None:
-    """Write ``policy.zip`` and ``policy.json`` into ``directory``."""
+    """Write ``policy.zip`` (``model.save``) and ``policy.json`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / POLICY_FILE)
+    write_record(directory, record)
+
+
+def write_record(directory: Path, record: PolicyRecord) -> None:
+    """Write ``policy.json`` into ``directory``."""
     (directory / RECORD_FILE).write_text(json.dumps(asdict(record), indent=2) + "\n")
+
+
+def score_policies(
+    models: list[Any], env_id: str, env_kwargs: dict[str, Any], seed: int, n_episodes: int,
+    deterministic: bool = True, video: Path | None = None,
+) -> np.ndarray:  # fmt: skip
+    """:func:`score_policy` of each model on the same env and seed, the rewards one after another."""
+    return np.concatenate([score_policy(model, env_id, env_kwargs, seed, n_episodes, deterministic,
+                                        video) for model in models])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -165,7 +185,7 @@ class Evaluation:
         text = (f"{self.task_id}: mean reward {self.mean:.6g} +/- {self.std:.6g} (std) over "
                 f"{self.rewards.size} episodes of {self.record.env_id} "
                 f"(stored: {self.record.mean_reward:.6g} +/- {self.record.std_reward:.6g} over "
-                f"{self.record.n_eval_episodes})")  # fmt: skip
+                f"{self.record.n_eval_episodes * self.record.runs})")  # fmt: skip
         return text + (f"; videos in {self.videos[0].parent}" if self.videos else "")
 
 
@@ -174,26 +194,40 @@ def saved_policies(run_dir: Path) -> Iterator[tuple[str, Path]]:
     root = run_dir / "artifacts"
     if root.is_dir():
         for directory in sorted(root.iterdir()):
-            if (directory / POLICY_FILE).is_file() and (directory / RECORD_FILE).is_file():
+            policy = (directory / POLICY_FILE).is_file() or (
+                directory / BATCHED_POLICY_FILE
+            ).is_file()
+            if policy and (directory / RECORD_FILE).is_file():
                 yield directory.name, directory
 
 
-def load_policy(directory: Path) -> tuple[Any, PolicyRecord]:
-    """The SB3 model saved in ``directory`` and its :class:`PolicyRecord`; an algorithm named
-    ``SBX-<class>`` is SBX's JAX ``<class>`` (``sbx-rl``, the same API)."""
+def load_policy(directory: Path) -> tuple[list[Any], PolicyRecord]:
+    """The policies saved in ``directory`` and their :class:`PolicyRecord`: one SB3 model
+    (``SBX-<class>``: SBX's JAX ``<class>``, ``sbx-rl``, the same API), or a ``SAC-batched``
+    task's :class:`~seqrl.agents.ads_batched_sac.MemberPolicy` per run."""
     import stable_baselines3
 
     record = PolicyRecord(**json.loads((directory / RECORD_FILE).read_text()))
+    if record.algorithm == "SAC-batched":
+        import gymnasium
+
+        import seqrl.envs  # noqa: F401  (registers the seqrl/ ids)
+        from seqrl.agents.ads_batched_sac import MemberPolicy
+
+        env = gymnasium.make(record.env_id, **record.env_kwargs)
+        space = env.action_space
+        env.close()
+        return MemberPolicy.load_members(directory / BATCHED_POLICY_FILE, space), record
     if record.algorithm.startswith("SBX-"):
         if importlib.util.find_spec("sbx") is None:
             raise BadInput(f"{directory}: the policy is {record.algorithm}; pip install sbx-rl")
         import sbx
 
-        return getattr(sbx, record.algorithm.removeprefix("SBX-")).load(
-            directory / POLICY_FILE
-        ), record
+        return [
+            getattr(sbx, record.algorithm.removeprefix("SBX-")).load(directory / POLICY_FILE)
+        ], record
     algorithm = getattr(stable_baselines3, record.algorithm)
-    return algorithm.load(directory / POLICY_FILE, device="cpu"), record
+    return [algorithm.load(directory / POLICY_FILE, device="cpu")], record
 
 
 def evaluate_run(
@@ -221,11 +255,11 @@ def evaluate_run(
     for task_id, directory in found.items():
         if task is not None and task_id != task:
             continue
-        model, record = load_policy(directory)
+        models, record = load_policy(directory)
         n = episodes or record.n_eval_episodes
         videos = directory / VIDEO_DIR if video else None
-        rewards = score_policy(model, record.env_id, record.env_kwargs, record.seed, n,
-                               record.deterministic, videos)  # fmt: skip
+        rewards = score_policies(models, record.env_id, record.env_kwargs, record.seed, n,
+                                 record.deterministic, videos)  # fmt: skip
         recorded = sorted(videos.glob("*.mp4")) if videos is not None else []
         evaluations.append(Evaluation(task_id, record, rewards, recorded))
     return evaluations

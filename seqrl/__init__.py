@@ -28,6 +28,7 @@ _EXPORTS = {
     "TaskOutput": "seqrl.scenarios.core",
     "artifact_dir": "seqrl.scenarios.core",
     "param": "seqrl.scenarios.core",
+    "replicate_rngs": "seqrl.scenarios.core",
     "report_progress": "seqrl.scenarios.core",
     "scenario": "seqrl.scenarios.core",
     "RunResult": "seqrl.scenarios.api",
@@ -51,6 +52,7 @@ __all__ = [
     "load_results",
     "param",
     "plan_run",
+    "replicate_rngs",
     "report_progress",
     "run",
     "scenario",
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
         TaskOutput,
         artifact_dir,
         param,
+        replicate_rngs,
         report_progress,
         scenario,
     )

@@ -36,7 +36,15 @@ from seqrl.mechanisms.ads_discount_scheduling import (
     Schedule,
 )
 from seqrl.mechanisms.ads_ot_reward import CostMetric, OTRewardParams
-from seqrl.scenarios.core import BadInput, TaskOutput, artifact_dir, param, scenario
+from seqrl.scenarios.core import (
+    BadInput,
+    TaskOutput,
+    artifact_dir,
+    param,
+    replicate_rngs,
+    report_progress,
+    scenario,
+)
 from seqrl.scenarios.extras import require_extras
 from seqrl.scenarios.plots.ads import plot_metaworld, plot_toy
 
@@ -51,9 +59,10 @@ MetaWorldTask = Literal[
 METAWORLD_TASKS: tuple[str, ...] = typing.get_args(MetaWorldTask)
 DemoTask = Literal["fetch-deliver", MetaWorldTask]
 DEMO_TASKS: tuple[str, ...] = typing.get_args(DemoTask)
-Algorithm = Literal["SAC", "TD3", "DDPG", "SBX-SAC", "SBX-CrossQ"]
-"""The off-policy learners of :class:`~seqrl.agents.ads_ilfo_agent.LearnerConfig`: SB3's, and
-SBX's JAX SAC / CrossQ (``sbx-rl``, same API)."""
+Algorithm = Literal["SAC", "TD3", "DDPG", "SBX-SAC", "SBX-CrossQ", "SAC-batched"]
+"""The off-policy learners of :class:`~seqrl.agents.ads_ilfo_agent.LearnerConfig`: SB3's, SBX's
+JAX SAC / CrossQ (``sbx-rl``, same API), and the batched JAX SAC that trains ``runs`` runs of a
+task as one model."""
 ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 CURVE_METRICS = ("success_rate", "gamma", "progress")
 
@@ -76,6 +85,10 @@ class StateOTRewardParams(OTRewardParams):
 
 def _budget(default: int) -> Any:
     return param(default, "environment (agent) steps of training", low=1)
+
+
+def _width(default: int) -> Any:
+    return param(default, "units in each of the two hidden layers of actor and critics", low=1)
 
 
 def _eval_freq(default: int) -> Any:
@@ -101,11 +114,20 @@ class ImitationArgs(abc.ABC):
     discount: DiscountParams = field(default_factory=DiscountParams)
     budget: int = _budget(8_000)
     n_demos: int = param(10, "expert demos (>= 2)", low=2)
-    algorithm: Algorithm = param("SAC", "off-policy learner (SBX-*: JAX, needs sbx-rl)")
+    algorithm: Algorithm = param(
+        "SAC", "off-policy learner (SBX-*, SAC-batched: JAX, needs sbx-rl)"
+    )
+    runs: int = param(
+        1, "independent runs per task trained as one batched model (algorithm=SAC-batched)", low=1
+    )
+    async_envs: bool = param(
+        False, "SAC-batched: step each run's env in its own process (costly simulators, many cores)"
+    )
     n_envs: int = param(1, "training envs side by side (fixed horizon, reset together)", low=1)
     gradient_steps: int = param(
         -1, "gradient steps per episode rollout (-1: one per vector step)", low=-1
     )
+    width: int = _width(64)
     ot: StateOTRewardParams = field(default_factory=StateOTRewardParams)
     eval_freq: int = _eval_freq(500)
     eval_episodes: int = _eval_episodes(10)
@@ -119,6 +141,16 @@ class ImitationArgs(abc.ABC):
             raise ValueError(f"gradient_steps must be >= 1 or -1, got {self.gradient_steps}")
         if self.algorithm.startswith("SBX-") and importlib.util.find_spec("sbx") is None:
             raise BadInput(f"algorithm={self.algorithm} needs sbx-rl: pip install sbx-rl")
+        if self.algorithm == "SAC-batched":
+            if importlib.util.find_spec("jax") is None or importlib.util.find_spec("optax") is None:
+                raise BadInput("algorithm=SAC-batched needs JAX and optax: pip install sbx-rl")
+            if self.n_envs != 1:
+                raise ValueError(f"n_envs={self.n_envs}: algorithm=SAC-batched runs one env "
+                                 "per run (batch runs with runs=K instead)")  # fmt: skip
+        elif self.runs != 1 or self.async_envs:
+            name = f"runs={self.runs}" if self.runs != 1 else "async_envs=true"
+            raise ValueError(f"{name} needs algorithm=SAC-batched (the other learners train one "
+                             f"run per task), got {self.algorithm}")  # fmt: skip
         if self.demos:
             self.stored_demos()
 
@@ -174,6 +206,7 @@ class MetaWorldArgs(ImitationArgs):
     """Parameters of ads-metaworld."""
 
     budget: int = _budget(20_000)
+    width: int = _width(256)
     eval_freq: int = _eval_freq(5_000)
     eval_episodes: int = _eval_episodes(5)
     task: MetaWorldTask = param("basketball-v3", "Meta-World v3 task")
@@ -199,24 +232,79 @@ def _train(
     min_success_steps: int,
 ) -> TaskOutput:
     """Collect (or load) the demos, train the ILfO agent under the chosen schedule; final metrics
-    and learning curves.
+    and learning curves (``runs`` runs of one batched model with ``SAC-batched``).
 
     Args:
         args: The scenario's parameters.
-        rng: The task's generator (demo reset seeds, then the learner's seed).
+        rng: The task's generator (per run, from :func:`replicate_rngs`: the demos' reset seeds,
+            then the learner's seed; run ``k`` of seed ``s`` is seed ``s * runs + k`` of
+            ``runs=1``).
         horizon: The host env's horizon T.
         expert: The scripted expert (on the full observation).
         learner: The host's LearnerConfig settings (network size, learning rate...).
         min_success_steps: Steps with ``info["success"]`` for an evaluation episode to succeed.
     """
     import torch
+
+    from seqrl.agents.ads_ilfo_agent import LearnerConfig
+
+    def make_env() -> TimeLimit:
+        return with_time_limit(args.make_env())
+
+    def demos_and_seed(rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        if args.demos:
+            demos = args.stored_demos()
+        else:
+            demos = collect_demos(make_env(), expert, horizon, args.n_demos, rng).observations
+        return demos, int(rng.integers(2**31 - 1))
+
+    torch.set_num_threads(1)
+    # One XLA thread per run as well (read when JAX starts, i.e. on the first JAX run).
+    os.environ.setdefault(
+        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    )
+    config = LearnerConfig(algorithm=args.algorithm, gradient_steps=args.gradient_steps, **learner)
+    members = [demos_and_seed(run_rng) for run_rng in replicate_rngs(rng, args.runs)]
+    train = _train_batched if args.algorithm == "SAC-batched" else _train_sb3
+    histories, metrics = train(
+        Training(args, make_env, members, config, horizon, min_success_steps)
+    )
+    curves = pd.concat(
+        [pd.DataFrame(history).assign(run=run) for run, history in enumerate(histories)]
+    ).melt(id_vars=["step", "run"], value_vars=list(CURVE_METRICS), var_name="metric",
+           value_name="value")  # fmt: skip
+    finals = [history[-1] for history in histories]
+    metrics |= {
+        "success_rate": float(np.mean([final["success_rate"] for final in finals])),
+        "final_gamma": float(np.mean([final["gamma"] for final in finals])),
+        "final_progress": float(np.mean([final["progress"] for final in finals])),
+    }
+    return TaskOutput(metrics=metrics, trajectories=curves)
+
+
+Histories = list[list[dict[str, float]]]
+"""One evaluation history (rows of step, success_rate, gamma, progress) per run."""
+
+
+@dataclass(frozen=True)
+class Training:
+    """What a trainer gets: the parameters, the env factory, each run's ``(demos, seed)``, the
+    learner's settings, the horizon T and the steps of success an evaluation episode needs."""
+
+    args: ImitationArgs
+    make_env: typing.Callable[[], TimeLimit]
+    members: list[tuple[np.ndarray, int]]
+    config: Any
+    horizon: int
+    min_success_steps: int
+
+
+def _train_sb3(training: Training) -> tuple[Histories, dict[str, Any]]:
+    """One run of an SB3 / SBX learner, the schedule as a callback."""
+    args, make_env, horizon = training.args, training.make_env, training.horizon
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from seqrl.agents.ads_ilfo_agent import (
-        DiscountScheduleCallback,
-        ImitationFromObservationAgent,
-        LearnerConfig,
-    )
+    from seqrl.agents.ads_ilfo_agent import DiscountScheduleCallback, ImitationFromObservationAgent
     from seqrl.scenarios.evaluate import (
         PolicyRecord,
         save_policy,
@@ -225,19 +313,7 @@ def _train(
         training_logger,
     )
 
-    def make_env() -> TimeLimit:
-        return with_time_limit(args.make_env())
-
-    if args.demos:
-        demos = args.stored_demos()
-    else:
-        demos = collect_demos(make_env(), expert, horizon, args.n_demos, rng).observations
-    torch.set_num_threads(1)
-    # One XLA thread per run as well (read when JAX starts, i.e. on the first SBX run).
-    os.environ.setdefault(
-        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    )
-    seed = int(rng.integers(2**31 - 1))
+    [(demos, seed)] = training.members
     env: TimeLimit | DummyVecEnv
     if args.n_envs == 1:
         env = make_env()
@@ -248,8 +324,9 @@ def _train(
     # One env per evaluation episode: the episodes run side by side, one policy call per step.
     eval_env = DummyVecEnv([make_env] * args.eval_episodes)
     eval_env.seed(seed + 1)
-    config = LearnerConfig(algorithm=args.algorithm, gradient_steps=args.gradient_steps, **learner)
-    agent = ImitationFromObservationAgent(env, demos, config, args.ot, gamma=args.gamma, seed=seed)
+    agent = ImitationFromObservationAgent(
+        env, demos, training.config, args.ot, gamma=args.gamma, seed=seed
+    )
     schedule = DiscountScheduleCallback(
         eval_env,
         agent.rewarder,
@@ -260,7 +337,7 @@ def _train(
         linear_steps=args.budget,
         eval_freq=args.eval_freq,
         n_eval_episodes=args.eval_episodes,
-        min_success_steps=min_success_steps,
+        min_success_steps=training.min_success_steps,
     )
     directory = artifact_dir()
     if directory is not None:
@@ -273,17 +350,75 @@ def _train(
         record = PolicyRecord(args.algorithm, env_id, env_kwargs, seed + 1, args.eval_episodes,
                               True, float(rewards.mean()), float(rewards.std()))  # fmt: skip
         save_policy(agent.model, directory, record)
-    final = schedule.history[-1]
-    curves = pd.DataFrame(schedule.history).melt(
-        id_vars="step", value_vars=list(CURVE_METRICS), var_name="metric", value_name="value"
+    return [schedule.history], {"device": str(agent.model.device)}
+
+
+def _train_batched(training: Training) -> tuple[Histories, dict[str, Any]]:
+    """``runs`` runs as one batched JAX SAC; evaluations of all runs side by side."""
+    args, make_env, horizon = training.args, training.make_env, training.horizon
+    import jax
+    from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
+
+    from seqrl.agents.ads_ilfo_agent import BatchedImitationAgent, DiscountSchedule, OTRewarder
+    from seqrl.scenarios.evaluate import (
+        BATCHED_POLICY_FILE,
+        CHECKPOINT_DIR,
+        PolicyRecord,
+        score_policies,
+        training_logger,
+        write_record,
     )
-    metrics = {
-        "success_rate": final["success_rate"],
-        "final_gamma": final["gamma"],
-        "final_progress": final["progress"],
-        "device": str(agent.model.device),
-    }
-    return TaskOutput(metrics=metrics, trajectories=curves)
+
+    rewarders = [OTRewarder(demos, args.ot) for demos, _ in training.members]
+    schedules = [DiscountSchedule(rewarder, ProgressParams(horizon=horizon), args.discount,
+                                  args.schedule, args.gamma, args.budget)
+                 for rewarder in rewarders]  # fmt: skip
+    seeds = [seed for _, seed in training.members]
+    envs = (AsyncVectorEnv([make_env] * args.runs, context="spawn") if args.async_envs
+            else SyncVectorEnv([make_env] * args.runs))  # fmt: skip
+    eval_envs = SyncVectorEnv([make_env] * (args.runs * args.eval_episodes))
+    try:
+        agent = BatchedImitationAgent(envs, eval_envs, rewarders, schedules, seeds,
+                                      training.config, args.eval_freq,
+                                      training.min_success_steps)  # fmt: skip
+        directory = artifact_dir()
+        log = training_logger(directory) if directory is not None else None
+        logged = [0]
+
+        def on_episode(agent: BatchedImitationAgent) -> None:
+            steps = agent.num_timesteps
+            report_progress(min(steps, args.budget), args.budget, "steps")
+            if log is not None and len(schedules[0].history) > logged[0]:
+                logged[0] = len(schedules[0].history)
+                log.record("time/total_timesteps", steps)
+                for name in CURVE_METRICS:
+                    log.record(f"eval/{name}", np.mean([s.history[-1][name] for s in schedules]))
+                log.dump(steps)
+            if (
+                directory is not None
+                and args.checkpoint_freq
+                and steps % args.checkpoint_freq < horizon
+            ):
+                (directory / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+                agent.sac.save_actors(directory / CHECKPOINT_DIR / f"policy_{steps}_steps.npz")
+
+        agent.learn(args.budget, on_episode)
+        if directory is not None:
+            from seqrl.agents.ads_batched_sac import MemberPolicy
+
+            agent.sac.save_actors(directory / BATCHED_POLICY_FILE)
+            env_id, env_kwargs = args.env_spec()
+            policies = MemberPolicy.load_members(
+                directory / BATCHED_POLICY_FILE, envs.single_action_space
+            )
+            rewards = score_policies(policies, env_id, env_kwargs, seeds[0] + 1, args.eval_episodes)
+            write_record(directory, PolicyRecord(args.algorithm, env_id, env_kwargs, seeds[0] + 1,
+                                                 args.eval_episodes, True, float(rewards.mean()),
+                                                 float(rewards.std()), runs=args.runs))  # fmt: skip
+    finally:  # an AsyncVectorEnv's processes end with the task, whatever happened
+        envs.close()
+        eval_envs.close()
+    return [schedule.history for schedule in schedules], {"device": str(jax.devices()[0])}
 
 
 @scenario(
@@ -298,8 +433,8 @@ def _train(
     requires=("ads",),
 )
 def ads_toy(args: ToyArgs, rng: np.random.Generator) -> TaskOutput:
-    """Train on FetchDeliver with a small SAC (64 x 64)."""
-    learner = {"net_arch": (64, 64), "learning_starts": 500, "learning_rate": 1e-3}
+    """Train on FetchDeliver with a small SAC (64 x 64 by default)."""
+    learner = {"net_arch": (args.width,) * 2, "learning_starts": 500, "learning_rate": 1e-3}
     return _train(args, rng, args.horizon, fetch_deliver_expert, learner, min_success_steps=1)
 
 
@@ -315,9 +450,10 @@ def ads_toy(args: ToyArgs, rng: np.random.Generator) -> TaskOutput:
     requires=("ads",),
 )
 def ads_metaworld(args: MetaWorldArgs, rng: np.random.Generator) -> TaskOutput:
-    """Train on the Meta-World task with the paper's SAC (256 x 256); also reports the horizon."""
+    """Train on the Meta-World task with the paper's SAC (256 x 256 by default); also reports the
+    horizon."""
     # Success as in the paper's code: info["success"] on more than 3 agent steps.
-    learner = {"net_arch": (256, 256), "learning_starts": 1_000}
+    learner = {"net_arch": (args.width,) * 2, "learning_starts": 1_000}
     horizon, _ = args.env_shape()
     output = _train(args, rng, horizon, scripted_expert(args.task), learner, min_success_steps=4)
     output.metrics["horizon"] = horizon

@@ -31,7 +31,7 @@ def plot_curves(
     if trajectories is None or trajectories.empty:
         return {}
     figures = {}
-    note = aggregate_note(n_seeds(results), "iqm")
+    note = aggregate_note(n_seeds(trajectories), "iqm")
     for metric, label in CURVE_LABELS.items():
         fig, axes = figure(width=6.4, height=4.2)
         axis = axes[0, 0]

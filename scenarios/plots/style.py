@@ -52,17 +52,24 @@ def markevery(n_points: int, target: int = 12) -> int:
     return max(1, n_points // target)
 
 
+REPLICATES = ("seed_index", "run")
+"""Columns that tell independent replicates apart: the task's seed, and the run within a task that
+trains several runs as one batched model."""
+
+
+def _replicates(frame: pd.DataFrame) -> list[str]:
+    return [column for column in REPLICATES if column in frame]
+
+
 def seed_aggregate(frame: pd.DataFrame, x: str, y: str, estimator: str = "mean") -> pd.DataFrame:
     """Per value of ``x``: the ``estimator`` (mean, median or iqm) of ``y`` over the seeds
-    (``seed_index``) with its 95% interval (NaN with fewer than three seeds) and ``n``.
+    (``seed_index``, and ``run`` where a task holds several runs) with its 95% interval (NaN with
+    fewer than three seeds) and ``n``.
 
     Rows of one seed at one ``x`` are first averaged, so each seed counts once.
     """
-    per_seed = (
-        frame.groupby([x, "seed_index"])[y].mean()
-        if "seed_index" in frame
-        else frame.set_index(x)[y]
-    )
+    replicates = _replicates(frame)
+    per_seed = frame.groupby([x, *replicates])[y].mean() if replicates else frame.set_index(x)[y]
     rows = []
     for value, group in per_seed.groupby(level=0):
         found = estimate(group.to_numpy(dtype=float), ESTIMATORS[estimator])
@@ -72,8 +79,10 @@ def seed_aggregate(frame: pd.DataFrame, x: str, y: str, estimator: str = "mean")
 
 
 def n_seeds(frame: pd.DataFrame) -> int:
-    """The number of distinct seeds in ``frame`` (1 when it has no seed column)."""
-    return int(frame["seed_index"].nunique()) if "seed_index" in frame else 1
+    """The number of distinct seeds (``seed_index``, and ``run`` where present) in ``frame``
+    (1 when it has neither)."""
+    replicates = _replicates(frame)
+    return len(frame[replicates].drop_duplicates()) if replicates else 1
 
 
 def aggregate_note(n: int, estimator: str = "mean") -> str:
@@ -105,8 +114,8 @@ def plot_line(
     if band["low"].notna().any():
         axis.fill_between(band[x], band["low"], band["high"], color=style["color"],
                           alpha=BAND_ALPHA, lw=0)  # fmt: skip
-    elif "seed_index" in frame and frame["seed_index"].nunique() > 1:
-        for _, seed in frame.groupby("seed_index"):
+    elif n_seeds(frame) > 1:
+        for _, seed in frame.groupby(_replicates(frame)):
             per_x = seed.groupby(x)[y].mean()
             axis.plot(per_x.index, per_x, color=style["color"], lw=0.6, alpha=0.5)
     return line

@@ -63,7 +63,7 @@ def test_seqrl_evaluate_reproduces_the_stored_score(trained):
 def test_the_reloaded_policy_is_the_trained_one_not_any_policy(trained):
     (evaluation,) = evaluate_run(trained)
     directory = trained / "artifacts" / evaluation.task_id
-    model, record = load_policy(directory)
+    (model,), record = load_policy(directory)
     # The first checkpoint (512 steps) is another policy: scored on the same episodes, it need not
     # match, while the final model must, episode by episode.
     final = score_policy(model, record.env_id, record.env_kwargs, record.seed, 20)
@@ -123,7 +123,31 @@ def test_an_sbx_ads_policy_with_several_envs_reloads_with_its_score(tmp_path):
     assert completed.returncode == 0, completed.stderr
     (evaluation,) = evaluate_run(out)
     assert evaluation.record.algorithm == "SBX-SAC"
-    assert type(load_policy(out / "artifacts" / evaluation.task_id)[0]).__module__.startswith(
+    assert type(load_policy(out / "artifacts" / evaluation.task_id)[0][0]).__module__.startswith(
         "sbx."
     )
     assert evaluation.mean == evaluation.record.mean_reward
+
+
+def test_a_batched_ads_task_saves_every_run_and_reloads_with_its_score(tmp_path):
+    """SAC-batched: one task, three runs, their actors in policy.npz; the curves carry the run;
+    seqrl evaluate scores each run again (numpy, no JAX) and reproduces the stored score."""
+    pytest.importorskip("jax")
+    out = tmp_path / "ads-batched"
+    completed = run_cli("run", "ads-toy", "--quick", "--set", "schedule=ads", "--set", "budget=480",
+                        "--set", "algorithm=SAC-batched", "--set", "runs=3", "--set",
+                        "eval_freq=240", "--set", "eval_episodes=4", "--set", "checkpoint_freq=240",
+                        "--out", out)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    (evaluation,) = evaluate_run(out)
+    assert evaluation.record.algorithm == "SAC-batched" and evaluation.record.runs == 3
+    assert evaluation.rewards.size == 3 * 4
+    assert evaluation.mean == evaluation.record.mean_reward
+    directory = out / "artifacts" / evaluation.task_id
+    assert (directory / "checkpoints" / "policy_480_steps.npz").is_file()
+    assert pd.read_csv(directory / "logs" / "progress.csv")["eval/success_rate"].notna().all()
+    curves = pd.read_parquet(out / "trajectories.parquet")
+    assert sorted(curves["run"].unique()) == [0, 1, 2]
+    finals = curves[(curves["metric"] == "success_rate") & (curves["step"] == curves["step"].max())]
+    results = pd.read_parquet(out / "results.parquet")
+    assert results["success_rate"].iloc[0] == pytest.approx(finals["value"].mean())
