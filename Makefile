@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	# torch pinned to the CPU wheel: an unpinned torch resolves to a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	# vad-warriner (non-commercial data, opt-in for users) so that the tests cover the Warriner path too.
-	$(BIN)/python -m pip install --quiet -e ".[all,vad-warriner,dev]"
+	# llama.cpp built for AVX2, not -march=native: a native build on an AMX host segfaults in decode here.
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+		$(BIN)/python -m pip install --quiet -e ".[all,vad-warriner,dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
