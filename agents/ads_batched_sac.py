@@ -350,6 +350,11 @@ class BatchedSAC:
             np.savez(file, **arrays)
 
 
+def to_action_range(actions: Any, low: Any, high: Any) -> Any:
+    """Actions in [-1, 1] (the squashed Gaussian's range) mapped affinely onto ``[low, high]``."""
+    return low + (actions + 1.0) * 0.5 * (high - low)
+
+
 def _insert(replay: Replay, positions: Any, batch: Replay) -> Replay:
     return Replay(*(buffer.at[:, positions].set(new) for buffer, new in zip(replay, batch,
                                                                           strict=True)))  # fmt: skip
@@ -396,4 +401,4 @@ class MemberPolicy:
             x = np.maximum(x @ weights + bias, 0.0)
         weights, bias = self.layers[-1]
         mean = np.split(x @ weights + bias, 2, axis=-1)[0]
-        return self.low + (np.tanh(mean) + 1.0) * 0.5 * (self.high - self.low), None
+        return to_action_range(np.tanh(mean), self.low, self.high), None

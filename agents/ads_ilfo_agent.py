@@ -35,7 +35,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from seqrl.agents.ads_batched_sac import BatchedSAC, Replay, SACSettings
+from seqrl.agents.ads_batched_sac import BatchedSAC, Replay, SACSettings, to_action_range
 from seqrl.mechanisms.ads_discount_scheduling import (
     SCHEDULES,
     DiscountParams,
@@ -382,31 +382,25 @@ class DiscountSchedule:
 
 
 class DiscountScheduleCallback(BaseCallback):
-    """Evaluate, update the progress recognizer and set the discount of an SB3 learner.
+    """Evaluate, update a :class:`DiscountSchedule` and set the discount of an SB3 learner.
 
     Attributes:
-        history: One dict per evaluation: ``step``, ``success_rate``, ``gamma``, ``progress``.
+        schedule: The schedule; ``schedule.history`` holds one row per evaluation.
     """
 
     def __init__(
         self,
         eval_env: gymnasium.Env | VecEnv,
-        rewarder: OTRewarder,
-        progress_params: ProgressParams,
-        discount_params: DiscountParams | None = None,
-        schedule: str = "ads",
-        fixed_gamma: float = 0.99,
-        linear_steps: int = 1,
+        schedule: DiscountSchedule,
         eval_freq: int = 5_000,
         n_eval_episodes: int = 10,
         min_success_steps: int = 1,
     ) -> None:
-        """Configure the schedule (arguments of :class:`DiscountSchedule`) and its evaluations.
+        """Configure the evaluations.
 
         Args:
             eval_env: Separate evaluation env, or a VecEnv of several to batch the episodes.
-            rewarder, progress_params, discount_params, schedule, fixed_gamma, linear_steps:
-                The :class:`DiscountSchedule`.
+            schedule: The run's discount schedule (on the learner's rewarder).
             eval_freq: Evaluate each time the environment steps pass a multiple of this (and at
                 the end).
             n_eval_episodes: Episodes per evaluation.
@@ -417,38 +411,23 @@ class DiscountScheduleCallback(BaseCallback):
             raise ValueError(
                 f"eval_freq and n_eval_episodes must be >= 1, got {eval_freq}, {n_eval_episodes}"
             )
-        self.schedule = DiscountSchedule(rewarder, progress_params, discount_params, schedule,
-                                         fixed_gamma, linear_steps)  # fmt: skip
+        self.schedule = schedule
         self.eval_env = eval_env
         self.eval_freq = eval_freq
         self.n_eval_episodes = n_eval_episodes
         self.min_success_steps = min_success_steps
         self._last_eval_step = -1
 
-    @property
-    def history(self) -> list[dict[str, float]]:
-        return self.schedule.history
-
-    @property
-    def progress(self) -> int:
-        return self.schedule.progress
-
-    def current_discount(self) -> float:
-        """The discount the schedule prescribes now."""
-        return self.schedule.discount(self.num_timesteps)
-
-    def _apply(self) -> float:
-        """Write the prescribed discount into the model; return it."""
-        gamma = self.current_discount()
-        set_discount(self.model, gamma)
-        return gamma
+    def _apply(self) -> None:
+        """Write the discount the schedule prescribes now into the model."""
+        set_discount(self.model, self.schedule.discount(self.num_timesteps))
 
     def _on_training_start(self) -> None:
         self._apply()
 
     def _on_step(self) -> bool:
         # With n envs the step count moves by n: evaluate when it passes a multiple of eval_freq.
-        if due_evaluation(self._last_eval_step, self.num_timesteps, self.eval_freq):
+        if passed_multiple(self._last_eval_step, self.num_timesteps, self.eval_freq):
             self.evaluate()
         return True
 
@@ -461,7 +440,8 @@ class DiscountScheduleCallback(BaseCallback):
             self.evaluate()
 
     def evaluate(self) -> dict[str, float]:
-        """Run the evaluation episodes, update progress and the discount; append to history."""
+        """Run the evaluation episodes, update the schedule and the discount; return the schedule's
+        new history row."""
         successes, observations = evaluate_with_observations(
             self.model, self.eval_env, self.n_eval_episodes, self.min_success_steps
         )
@@ -471,9 +451,10 @@ class DiscountScheduleCallback(BaseCallback):
         return row
 
 
-def due_evaluation(last_eval_step: int, step: int, eval_freq: int) -> bool:
-    """Whether ``step`` has passed a multiple of ``eval_freq`` since the last evaluation."""
-    return step // eval_freq > max(last_eval_step, 0) // eval_freq
+def passed_multiple(last_step: int, step: int, every: int) -> bool:
+    """Whether the step count passed a multiple of ``every`` after ``last_step`` (negative: never
+    counted) and up to ``step``."""
+    return step // every > max(last_step, 0) // every
 
 
 class ImitationFromObservationAgent:
@@ -634,9 +615,6 @@ class BatchedImitationAgent:
     def n_members(self) -> int:
         return self.sac.n_members
 
-    def _to_env(self, actions: np.ndarray) -> np.ndarray:
-        return self.low + (actions + 1.0) * 0.5 * (self.high - self.low)
-
     def learn(
         self,
         total_timesteps: int,
@@ -657,13 +635,15 @@ class BatchedImitationAgent:
                                         for rng in self._random])  # fmt: skip
                 else:
                     actions = self.sac.act(observations)
-                next_observations, _, terminated, _, _ = self.envs.step(self._to_env(actions))
+                next_observations, _, terminated, _, _ = self.envs.step(
+                    to_action_range(actions, self.low, self.high)
+                )
                 for array, value in zip(episode, (observations, actions, next_observations,
                                                   terminated), strict=True):  # fmt: skip
                     array[:, t] = value
                 observations = next_observations
                 self.num_timesteps += 1
-                if due_evaluation(self._last_eval_step, self.num_timesteps, self.eval_freq):
+                if passed_multiple(self._last_eval_step, self.num_timesteps, self.eval_freq):
                     self.evaluate()
             states, actions, next_states, dones = episode
             self.sac.add(Replay(states, actions, self.relabel(next_states), next_states, dones))
@@ -699,7 +679,9 @@ class BatchedImitationAgent:
         for t in range(self.horizon):
             grouped = observations.reshape(n_members, per_member, -1)
             actions = self.sac.predict(grouped).reshape(self.eval_envs.num_envs, -1)
-            observations, _, _, _, infos = self.eval_envs.step(self._to_env(actions))
+            observations, _, _, _, infos = self.eval_envs.step(
+                to_action_range(actions, self.low, self.high)
+            )
             frames[:, t] = observations
             success_steps += np.asarray(infos.get("success", False), dtype=bool)
         self._last_eval_step = self.num_timesteps

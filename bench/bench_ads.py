@@ -30,6 +30,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 from seqrl.agents.ads_expert_demos import collect_demos  # noqa: E402
 from seqrl.agents.ads_ilfo_agent import (  # noqa: E402
+    DiscountSchedule,
     DiscountScheduleCallback,
     ImitationFromObservationAgent,
     LearnerConfig,
@@ -145,12 +146,9 @@ def main() -> None:
         if schedule:
             evaluation = DummyVecEnv([make_env] * eval_episodes)
             evaluation.seed(1)
+            schedule = DiscountSchedule(agent.rewarder, ProgressParams(horizon=horizon))
             callback = DiscountScheduleCallback(
-                evaluation,
-                agent.rewarder,
-                ProgressParams(horizon=horizon),
-                eval_freq=eval_freq,
-                n_eval_episodes=eval_episodes,
+                evaluation, schedule, eval_freq=eval_freq, n_eval_episodes=eval_episodes
             )
             callback.evaluate = timed("callbacks", callback.evaluate)
             callbacks.append(callback)

@@ -45,6 +45,7 @@ def one_run(
 
     from seqrl.agents.ads_expert_demos import collect_demos
     from seqrl.agents.ads_ilfo_agent import (
+        DiscountSchedule,
         DiscountScheduleCallback,
         ImitationFromObservationAgent,
         LearnerConfig,
@@ -94,7 +95,7 @@ def one_run(
 
     agent.model.train = timed_train
     schedule = DiscountScheduleCallback(
-        evaluation, agent.rewarder, ProgressParams(horizon=horizon),
+        evaluation, DiscountSchedule(agent.rewarder, ProgressParams(horizon=horizon)),
         eval_freq=eval_freq, n_eval_episodes=eval_episodes,
     )  # fmt: skip
     spent = {"train": 0.0, "OT relabelling": 0.0, "ADS evaluation": 0.0}

@@ -21,7 +21,8 @@ import importlib.util
 import os
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,9 @@ from seqrl.scenarios.core import (
 )
 from seqrl.scenarios.extras import require_extras
 from seqrl.scenarios.plots.ads import plot_metaworld, plot_toy
+
+if TYPE_CHECKING:  # the agents import torch and SB3: loaded when a task trains
+    from seqrl.agents.ads_ilfo_agent import DiscountSchedule, OTRewarder
 
 MetaWorldTask = Literal[
     "basketball-v3",
@@ -158,6 +162,10 @@ class ImitationArgs(abc.ABC):
     def make_env(self) -> FetchDeliverEnv | MetaWorldImitationEnv:
         """The host env, bare (:func:`with_time_limit` ends its episodes)."""
 
+    def training_env(self) -> TimeLimit:
+        """The host env, its episodes ended at its horizon: what learners train and evaluate on."""
+        return with_time_limit(self.make_env())
+
     @abc.abstractmethod
     def env_spec(self) -> tuple[str, dict[str, Any]]:
         """The Gymnasium id and kwargs that ``gymnasium.make`` builds the same env from (for the
@@ -248,14 +256,12 @@ def _train(
 
     from seqrl.agents.ads_ilfo_agent import LearnerConfig
 
-    def make_env() -> TimeLimit:
-        return with_time_limit(args.make_env())
-
     def demos_and_seed(rng: np.random.Generator) -> tuple[np.ndarray, int]:
         if args.demos:
             demos = args.stored_demos()
         else:
-            demos = collect_demos(make_env(), expert, horizon, args.n_demos, rng).observations
+            env = args.training_env()
+            demos = collect_demos(env, expert, horizon, args.n_demos, rng).observations
         return demos, int(rng.integers(2**31 - 1))
 
     torch.set_num_threads(1)
@@ -266,9 +272,7 @@ def _train(
     config = LearnerConfig(algorithm=args.algorithm, gradient_steps=args.gradient_steps, **learner)
     members = [demos_and_seed(run_rng) for run_rng in replicate_rngs(rng, args.runs)]
     train = _train_batched if args.algorithm == "SAC-batched" else _train_sb3
-    histories, metrics = train(
-        Training(args, make_env, members, config, horizon, min_success_steps)
-    )
+    histories, metrics = train(Training(args, members, config, horizon, min_success_steps))
     curves = pd.concat(
         [pd.DataFrame(history).assign(run=run) for run, history in enumerate(histories)]
     ).melt(id_vars=["step", "run"], value_vars=list(CURVE_METRICS), var_name="metric",
@@ -288,20 +292,26 @@ Histories = list[list[dict[str, float]]]
 
 @dataclass(frozen=True)
 class Training:
-    """What a trainer gets: the parameters, the env factory, each run's ``(demos, seed)``, the
-    learner's settings, the horizon T and the steps of success an evaluation episode needs."""
+    """What a trainer gets: the parameters, each run's ``(demos, seed)``, the learner's settings,
+    the horizon T and the steps of success an evaluation episode needs."""
 
     args: ImitationArgs
-    make_env: typing.Callable[[], TimeLimit]
     members: list[tuple[np.ndarray, int]]
     config: Any
     horizon: int
     min_success_steps: int
 
+    def schedule(self, rewarder: OTRewarder) -> DiscountSchedule:
+        """The run's discount schedule on ``rewarder`` (the linear one ramps over the budget)."""
+        from seqrl.agents.ads_ilfo_agent import DiscountSchedule
+
+        args = self.args
+        return DiscountSchedule(rewarder, ProgressParams(horizon=self.horizon), args.discount,
+                                args.schedule, args.gamma, linear_steps=args.budget)  # fmt: skip
+
 
 def _train_sb3(training: Training) -> tuple[Histories, dict[str, Any]]:
     """One run of an SB3 / SBX learner, the schedule as a callback."""
-    args, make_env, horizon = training.args, training.make_env, training.horizon
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from seqrl.agents.ads_ilfo_agent import DiscountScheduleCallback, ImitationFromObservationAgent
@@ -313,37 +323,29 @@ def _train_sb3(training: Training) -> tuple[Histories, dict[str, Any]]:
         training_logger,
     )
 
+    args = training.args
     [(demos, seed)] = training.members
     env: TimeLimit | DummyVecEnv
     if args.n_envs == 1:
-        env = make_env()
+        env = args.training_env()
         env.reset(seed=seed)
     else:  # episodes of the same horizon side by side, one policy call per vector step
-        env = DummyVecEnv([make_env] * args.n_envs)
+        env = DummyVecEnv([args.training_env] * args.n_envs)
         env.seed(seed)
     # One env per evaluation episode: the episodes run side by side, one policy call per step.
-    eval_env = DummyVecEnv([make_env] * args.eval_episodes)
+    eval_env = DummyVecEnv([args.training_env] * args.eval_episodes)
     eval_env.seed(seed + 1)
     agent = ImitationFromObservationAgent(
         env, demos, training.config, args.ot, gamma=args.gamma, seed=seed
     )
-    schedule = DiscountScheduleCallback(
-        eval_env,
-        agent.rewarder,
-        ProgressParams(horizon=horizon),
-        args.discount,
-        schedule=args.schedule,
-        fixed_gamma=args.gamma,
-        linear_steps=args.budget,
-        eval_freq=args.eval_freq,
-        n_eval_episodes=args.eval_episodes,
-        min_success_steps=training.min_success_steps,
-    )
+    schedule = training.schedule(agent.rewarder)
+    callback = DiscountScheduleCallback(eval_env, schedule, args.eval_freq, args.eval_episodes,
+                                        training.min_success_steps)  # fmt: skip
     directory = artifact_dir()
     if directory is not None:
         agent.model.set_logger(training_logger(directory))
     callbacks = training_callbacks(directory, args.checkpoint_freq, args.budget)
-    agent.learn(args.budget, [schedule, *callbacks])
+    agent.learn(args.budget, [callback, *callbacks])
     if directory is not None:
         env_id, env_kwargs = args.env_spec()
         rewards = score_policy(agent.model, env_id, env_kwargs, seed + 1, args.eval_episodes)
@@ -355,11 +357,11 @@ def _train_sb3(training: Training) -> tuple[Histories, dict[str, Any]]:
 
 def _train_batched(training: Training) -> tuple[Histories, dict[str, Any]]:
     """``runs`` runs as one batched JAX SAC; evaluations of all runs side by side."""
-    args, make_env, horizon = training.args, training.make_env, training.horizon
     import jax
     from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
-    from seqrl.agents.ads_ilfo_agent import BatchedImitationAgent, DiscountSchedule, OTRewarder
+    from seqrl.agents.ads_batched_sac import MemberPolicy
+    from seqrl.agents.ads_ilfo_agent import BatchedImitationAgent, OTRewarder, passed_multiple
     from seqrl.scenarios.evaluate import (
         BATCHED_POLICY_FILE,
         CHECKPOINT_DIR,
@@ -369,43 +371,42 @@ def _train_batched(training: Training) -> tuple[Histories, dict[str, Any]]:
         write_record,
     )
 
+    args = training.args
     rewarders = [OTRewarder(demos, args.ot) for demos, _ in training.members]
-    schedules = [DiscountSchedule(rewarder, ProgressParams(horizon=horizon), args.discount,
-                                  args.schedule, args.gamma, args.budget)
-                 for rewarder in rewarders]  # fmt: skip
+    schedules = [training.schedule(rewarder) for rewarder in rewarders]
     seeds = [seed for _, seed in training.members]
-    envs = (AsyncVectorEnv([make_env] * args.runs, context="spawn") if args.async_envs
-            else SyncVectorEnv([make_env] * args.runs))  # fmt: skip
-    eval_envs = SyncVectorEnv([make_env] * (args.runs * args.eval_episodes))
+    directory = artifact_dir()
+    log = training_logger(directory) if directory is not None else None
+    logged_evaluations = 0
+
+    def on_episode(agent: BatchedImitationAgent) -> None:
+        """Progress; the mean over runs of each new evaluation to the training log; checkpoints."""
+        nonlocal logged_evaluations
+        steps = agent.num_timesteps
+        report_progress(min(steps, args.budget), args.budget, "steps")
+        if log is not None and len(schedules[0].history) > logged_evaluations:
+            logged_evaluations = len(schedules[0].history)
+            log.record("time/total_timesteps", steps)
+            for name in CURVE_METRICS:
+                log.record(f"eval/{name}", np.mean([s.history[-1][name] for s in schedules]))
+            log.dump(steps)
+        if (
+            directory is not None
+            and args.checkpoint_freq
+            and passed_multiple(steps - training.horizon, steps, args.checkpoint_freq)
+        ):
+            (directory / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+            agent.sac.save_actors(directory / CHECKPOINT_DIR / f"policy_{steps}_steps.npz")
+
+    vector_env = partial(AsyncVectorEnv, context="spawn") if args.async_envs else SyncVectorEnv
+    envs = vector_env([args.training_env] * args.runs)
+    eval_envs = SyncVectorEnv([args.training_env] * (args.runs * args.eval_episodes))
     try:
         agent = BatchedImitationAgent(envs, eval_envs, rewarders, schedules, seeds,
                                       training.config, args.eval_freq,
                                       training.min_success_steps)  # fmt: skip
-        directory = artifact_dir()
-        log = training_logger(directory) if directory is not None else None
-        logged = [0]
-
-        def on_episode(agent: BatchedImitationAgent) -> None:
-            steps = agent.num_timesteps
-            report_progress(min(steps, args.budget), args.budget, "steps")
-            if log is not None and len(schedules[0].history) > logged[0]:
-                logged[0] = len(schedules[0].history)
-                log.record("time/total_timesteps", steps)
-                for name in CURVE_METRICS:
-                    log.record(f"eval/{name}", np.mean([s.history[-1][name] for s in schedules]))
-                log.dump(steps)
-            if (
-                directory is not None
-                and args.checkpoint_freq
-                and steps % args.checkpoint_freq < horizon
-            ):
-                (directory / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
-                agent.sac.save_actors(directory / CHECKPOINT_DIR / f"policy_{steps}_steps.npz")
-
         agent.learn(args.budget, on_episode)
         if directory is not None:
-            from seqrl.agents.ads_batched_sac import MemberPolicy
-
             agent.sac.save_actors(directory / BATCHED_POLICY_FILE)
             env_id, env_kwargs = args.env_spec()
             policies = MemberPolicy.load_members(

@@ -10,6 +10,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from seqrl.agents.ads_expert_demos import collect_demos
 from seqrl.agents.ads_ilfo_agent import (
+    DiscountSchedule,
     DiscountScheduleCallback,
     ImitationFromObservationAgent,
     LearnerConfig,
@@ -73,22 +74,17 @@ def test_ads_callback_writes_every_gamma_copy(demos: np.ndarray) -> None:
     model = agent.model
     assert type(model.replay_buffer).__name__ == "NStepReplayBuffer"
     discount = DiscountParams(alpha=0.5)
+    schedule = DiscountSchedule(agent.rewarder, ProgressParams(horizon=HORIZON), discount, "ads")
     callback = DiscountScheduleCallback(
-        DummyVecEnv([make_env]),
-        agent.rewarder,
-        ProgressParams(horizon=HORIZON),
-        discount,
-        schedule="ads",
-        eval_freq=HORIZON,
-        n_eval_episodes=2,
+        DummyVecEnv([make_env]), schedule, eval_freq=HORIZON, n_eval_episodes=2
     )
     agent.learn(2 * HORIZON, [callback])
-    expected = 0.5 ** (1 / callback.progress)
+    expected = 0.5 ** (1 / schedule.progress)
     assert model.gamma == pytest.approx(expected)
     assert model.replay_buffer.gamma == pytest.approx(expected)
     assert model.replay_buffer_kwargs["gamma"] == pytest.approx(expected)
-    assert [row["step"] for row in callback.history] == [HORIZON, 2 * HORIZON]
-    assert callback.progress >= ProgressParams(horizon=HORIZON).initial_progress
+    assert [row["step"] for row in schedule.history] == [HORIZON, 2 * HORIZON]
+    assert schedule.progress >= ProgressParams(horizon=HORIZON).initial_progress
 
 
 @pytest.mark.parametrize(
@@ -99,19 +95,13 @@ def test_fixed_and_linear_schedules(
 ) -> None:
     agent = ImitationFromObservationAgent(make_env(), demos, small_config(), seed=2)
     discount = DiscountParams(alpha=0.2)
+    discount_schedule = DiscountSchedule(agent.rewarder, ProgressParams(horizon=HORIZON), discount,
+                                         schedule, fixed_gamma=0.95, linear_steps=2 * HORIZON)  # fmt: skip
     callback = DiscountScheduleCallback(
-        DummyVecEnv([make_env]),
-        agent.rewarder,
-        ProgressParams(horizon=HORIZON),
-        discount,
-        schedule=schedule,
-        fixed_gamma=0.95,
-        linear_steps=2 * HORIZON,
-        eval_freq=HORIZON,
-        n_eval_episodes=1,
+        DummyVecEnv([make_env]), discount_schedule, eval_freq=HORIZON, n_eval_episodes=1
     )
     agent.learn(2 * HORIZON, [callback])
-    gammas = [row["gamma"] for row in callback.history]
+    gammas = [row["gamma"] for row in discount_schedule.history]
     if schedule == "fixed":
         assert gammas == [expected_first, expected_last]
     else:
@@ -169,22 +159,23 @@ def test_envs_of_different_horizons_are_refused(demos: np.ndarray) -> None:
 def test_evaluation_when_the_step_count_passes_each_multiple(demos: np.ndarray) -> None:
     # 3 envs: the count moves 3, 6, ...; multiples of 50 are passed at 51, 102 and 150.
     agent = ImitationFromObservationAgent(vector_env(3, 7), demos, small_config(), seed=7)
+    schedule = DiscountSchedule(agent.rewarder, ProgressParams(horizon=HORIZON))
     callback = DiscountScheduleCallback(
-        DummyVecEnv([make_env]), agent.rewarder, ProgressParams(horizon=HORIZON),
-        eval_freq=50, n_eval_episodes=1,
-    )  # fmt: skip
+        DummyVecEnv([make_env]), schedule, eval_freq=50, n_eval_episodes=1
+    )
     agent.learn(2 * HORIZON * 3, [callback])
-    assert [row["step"] for row in callback.history] == [51, 102, 150, 180]
+    assert [row["step"] for row in schedule.history] == [51, 102, 150, 180]
 
 
 @pytest.mark.parametrize("algorithm", ["SBX-SAC", "SBX-CrossQ"])
 def test_sbx_learners_relabel_and_take_the_schedule(demos: np.ndarray, algorithm: str) -> None:
     pytest.importorskip("sbx")
     agent = ImitationFromObservationAgent(vector_env(2, 8), demos, small_config(algorithm), seed=8)
+    schedule = DiscountSchedule(agent.rewarder, ProgressParams(horizon=HORIZON), schedule="fixed",
+                                fixed_gamma=0.9)  # fmt: skip
     callback = DiscountScheduleCallback(
-        DummyVecEnv([make_env]), agent.rewarder, ProgressParams(horizon=HORIZON),
-        schedule="fixed", fixed_gamma=0.9, eval_freq=HORIZON * 2, n_eval_episodes=1,
-    )  # fmt: skip
+        DummyVecEnv([make_env]), schedule, eval_freq=HORIZON * 2, n_eval_episodes=1
+    )
     agent.learn(2 * HORIZON * 2, [callback])
     assert type(agent.model).__module__.startswith("sbx.")
     assert_every_column_relabelled(agent, episodes=2)
@@ -215,9 +206,8 @@ def test_evaluation_records_observations_and_success(n_envs: int) -> None:
 
 
 def test_learner_config_validation() -> None:
-    with pytest.raises(
-        ValueError, match="algorithm must be one of SAC, TD3, DDPG, SBX-SAC, SBX-CrossQ, got 'PPO'"
-    ):
+    allowed = "SAC, TD3, DDPG, SBX-SAC, SBX-CrossQ, SAC-batched"
+    with pytest.raises(ValueError, match=f"algorithm must be one of {allowed}, got 'PPO'"):
         LearnerConfig(algorithm="PPO")
     with pytest.raises(ValueError, match="gradient_steps must be >= 1 or -1, got 0"):
         LearnerConfig(gradient_steps=0)

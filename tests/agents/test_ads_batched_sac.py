@@ -112,7 +112,7 @@ def _q(sac: BatchedSAC, member: int):
     return _twin_q(critics, jnp.zeros((1, 1)), jnp.zeros((1, 1)))
 
 
-def test_every_member_learns_a_bandit():
+def test_every_member_learns_a_bandit(tmp_path):
     """r(a) = -(a - 0.5)^2, one step: the deterministic action of every member goes to 0.5."""
     settings = SACSettings(net_arch=(32, 32), batch_size=64, learning_rate=3e-3,
                            ent_coef_init=0.01, buffer_size=512)  # fmt: skip
@@ -126,20 +126,12 @@ def test_every_member_learns_a_bandit():
     best = sac.predict(np.ones((4, 1, 1)))[:, 0, 0]
     np.testing.assert_allclose(best, 0.5, atol=0.1)
     # the numpy member policies take the same actions, mapped to the env's range
-    path = _saved(sac)
+    path = tmp_path / "policy.npz"
+    sac.save_actors(path)
     space = gymnasium.spaces.Box(-2.0, 2.0, (1,))
     for member, policy in enumerate(MemberPolicy.load_members(path, space)):
         action, _ = policy.predict(np.ones((1, 1)))
         np.testing.assert_allclose(action[0, 0], 2.0 * best[member], atol=1e-5)
-
-
-def _saved(sac: BatchedSAC):
-    import tempfile
-    from pathlib import Path
-
-    path = Path(tempfile.mkdtemp()) / "policy.npz"
-    sac.save_actors(path)
-    return path
 
 
 def test_buffer_is_a_ring_per_member():

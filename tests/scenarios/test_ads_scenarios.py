@@ -191,24 +191,25 @@ def test_batched_learner_needs_jax(monkeypatch) -> None:
         ads_toy.arguments({"algorithm": "SAC-batched", "runs": 4})
 
 
-def test_batched_runs_see_what_separate_seeds_would(tmp_path) -> None:
-    """Run k of a SAC-batched task with seed s gets the demos and learner seed of seed s * K + k
-    of the one-run-per-task path (the pairing the throughput benchmark relies on)."""
+def test_batched_runs_see_what_separate_seeds_would() -> None:
+    """Run k of a SAC-batched task with seed s gets the generator (hence demos and learner seed)
+    of seed s * K + k of the one-run-per-task plan (the pairing the throughput benchmark relies
+    on), with the runner's own seeding on both sides."""
+    pytest.importorskip("jax")
     import seqrl
-    from seqrl.scenarios.core import replicate_rngs
 
-    lone = [np.random.default_rng(np.random.SeedSequence(0).spawn(4)[i]) for i in range(4)]
-    folded = [replicate_rngs(np.random.default_rng(np.random.SeedSequence(0).spawn(2)[s]), 2)
-              for s in range(2)]  # fmt: skip
-    for s in range(2):
-        for k in range(2):
-            assert (
-                folded[s][k].integers(2**62, size=3).tolist()
-                == lone[s * 2 + k].integers(2**62, size=3).tolist()
-            )
-    # and through the runner: the plan's seeds are the SeedSequence children used above
-    [task] = seqrl.plan_run("ads-toy", {"schedule": "ads"}, seeds=1).tasks
-    assert task.seed_sequence().spawn_key == np.random.SeedSequence(0).spawn(1)[0].spawn_key
+    def generators(params: dict, seeds: int) -> list[np.random.Generator]:
+        tasks = sorted(seqrl.plan_run("ads-toy", params, seeds=seeds, seed=7).tasks,
+                       key=lambda task: task.seed_index)  # fmt: skip
+        return [np.random.default_rng(task.seed_sequence()) for task in tasks]
+
+    batched = generators({"schedule": "ads", "algorithm": "SAC-batched", "runs": 2}, seeds=2)
+    lone = generators({"schedule": "ads"}, seeds=4)
+    draws = [rng.integers(2**62, size=3).tolist() for rng in lone]
+    folded = [rng.integers(2**62, size=3).tolist() for task_rng in batched
+              for rng in seqrl.replicate_rngs(task_rng, 2)]  # fmt: skip
+    assert folded == draws
+    assert len({tuple(draw) for draw in draws}) == 4
 
 
 def test_batched_runs_in_their_own_env_processes_learn_exactly_as_in_one() -> None:
@@ -218,7 +219,8 @@ def test_batched_runs_in_their_own_env_processes_learn_exactly_as_in_one() -> No
 
     params = {"schedule": "ads", "budget": 576, "eval_freq": 288, "eval_episodes": 2,
               "n_demos": 2, "algorithm": "SAC-batched", "runs": 2, "width": 8}  # fmt: skip
-    curves = [seqrl.run("ads-toy", params | {"async_envs": flag}, seeds=1).trajectories
+    columns = ["run", "step", "metric", "value"]  # the task id and params name the flag
+    curves = [seqrl.run("ads-toy", params | {"async_envs": flag}, seeds=1).trajectories[columns]
               for flag in (False, True)]  # fmt: skip
     assert len(curves[0]) == 2 * 2 * 3  # runs x evaluations (288, 576) x curves; 76 updates
     pd.testing.assert_frame_equal(curves[0], curves[1])
