@@ -23,12 +23,24 @@ with ``log pi(a|s) = log N(u; mu, sigma) - sum log(1 - tanh(u)^2)``, ``a = tanh(
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import gymnasium
 import numpy as np
+from gymnasium import spaces
+
+from seqrl.agents.ads_imitation import (
+    BATCHED_ALGORITHM,
+    DiscountSchedule,
+    LearnerConfig,
+    OTRewarder,
+    passed_multiple,
+)
+from seqrl.mechanisms.ads_ot_reward import best_demo_rewards
 
 # JAX and optax (the "ads" extra, through sbx-rl) are imported on first use, like torch elsewhere.
 
@@ -129,11 +141,15 @@ def sample_action(actor: Params, observations: Any, key: Any) -> tuple[Any, Any]
     return jnp.tanh(pre_tanh), jnp.sum(gaussian - squash, axis=-1)
 
 
-def deterministic_action(actor: Params, observations: Any) -> Any:
-    """``tanh(mu(s))``, the action SB3's ``predict(deterministic=True)`` takes."""
-    import jax.numpy as jnp
-
-    return jnp.tanh(_gaussian(actor, observations)[0])
+def numpy_gaussian(actor: list[tuple[np.ndarray, np.ndarray]], observations: np.ndarray) -> Any:
+    """:func:`_gaussian` in numpy: ``(mu, log sigma)`` of the actor's tanh-Gaussian. Every layer
+    may carry a leading member axis ``K``; ``observations`` are then ``(K, n, d)``."""
+    x = np.asarray(observations, np.float32)
+    for weights, bias in actor[:-1]:
+        x = np.maximum(x @ weights + bias[..., None, :], 0.0)
+    weights, bias = actor[-1]
+    mean, log_std = np.split(x @ weights + bias[..., None, :], 2, axis=-1)
+    return mean, np.clip(log_std, LOG_STD_MIN, LOG_STD_MAX)
 
 
 def _twin_q(critics: Params, observations: Any, actions: Any) -> Any:
@@ -181,7 +197,8 @@ class BatchedSAC:
             obs_dim: Observation size.
             action_dim: Action size (actions live in [-1, 1]).
             settings: Hyperparameters.
-            seed: Seed of the initial parameters and of every later random draw.
+            seed: Seed of the initial parameters, the updates' draws (JAX) and the acting noise
+                (numpy).
         """
         import jax
         import jax.numpy as jnp
@@ -221,32 +238,32 @@ class BatchedSAC:
         )  # fmt: skip
         self.size = 0
         self._position = 0
-        self._act = jax.jit(self._sample_actions)
-        self._act_deterministic = jax.jit(jax.vmap(deterministic_action))
+        self._noise = np.random.default_rng(seed)
+        self._actors: list[tuple[np.ndarray, np.ndarray]] | None = None
         self._insert = jax.jit(_insert, donate_argnums=0)
         self._train = jax.jit(self._train_steps, static_argnums=4, donate_argnums=0)
 
-    def _sample_actions(self, actor: Params, observations: Any, key: Any) -> tuple[Any, Any]:
-        import jax
-
-        key, draw = jax.random.split(key)
-        actions, _ = jax.vmap(sample_action)(
-            actor, observations, jax.random.split(draw, self.n_members)
-        )
-        return actions, key
+    def _policy(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every member's ``(mu, log sigma)`` ``(K, n, A)`` for observations ``(K, ..., d)``, in
+        numpy: acting happens once per env step, where a JAX dispatch would cost more than the
+        arithmetic of these small networks. The actors are copied out once per update."""
+        if self._actors is None:
+            self._actors = [(np.asarray(w), np.asarray(b)) for w, b in self.state.actor]
+        grouped = np.reshape(observations, (self.n_members, -1, self.obs_dim))
+        return numpy_gaussian(self._actors, grouped)
 
     def act(self, observations: np.ndarray) -> np.ndarray:
-        """Sampled actions ``(K, ..., A)`` for observations ``(K, ..., d)``."""
-        actions, self._key = self._act(
-            self.state.actor, np.asarray(observations, np.float32), self._key
-        )
-        return np.asarray(actions)
+        """Sampled actions ``tanh(mu + sigma * eps)`` ``(K, ..., A)`` for observations
+        ``(K, ..., d)``."""
+        mean, log_std = self._policy(observations)
+        noise = self._noise.standard_normal(mean.shape, dtype=np.float32)
+        actions = np.tanh(mean + np.exp(log_std) * noise)
+        return actions.reshape(*np.shape(observations)[:-1], self.action_dim)
 
     def predict(self, observations: np.ndarray) -> np.ndarray:
         """Deterministic actions ``tanh(mu)`` ``(K, ..., A)`` for observations ``(K, ..., d)``."""
-        return np.asarray(
-            self._act_deterministic(self.state.actor, np.asarray(observations, np.float32))
-        )
+        mean, _ = self._policy(observations)
+        return np.tanh(mean).reshape(*np.shape(observations)[:-1], self.action_dim)
 
     def add(self, transitions: Replay) -> None:
         """Append ``(K, n, ...)`` transitions to every member's buffer (a ring of
@@ -267,6 +284,7 @@ class BatchedSAC:
         self.state, info, self._key = self._train(
             self.state, self.replay, np.int32(self.size), gammas, gradient_steps, self._key
         )
+        self._actors = None
         return {name: np.asarray(value) for name, value in info.items()}
 
     def _train_steps(
@@ -395,10 +413,176 @@ class MemberPolicy:
         self, observation: np.ndarray, state: Any = None, episode_start: Any = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, None]:  # fmt: skip
-        """``(action, None)``: ``tanh(mu(s))`` in the env's action range (always deterministic)."""
-        x = np.asarray(observation, dtype=np.float32)
-        for weights, bias in self.layers[:-1]:
-            x = np.maximum(x @ weights + bias, 0.0)
-        weights, bias = self.layers[-1]
-        mean = np.split(x @ weights + bias, 2, axis=-1)[0]
+        """``(action, None)``: ``tanh(mu(s))`` in the env's action range (always deterministic)
+        for observations ``(n, d)``."""
+        mean, _ = numpy_gaussian(self.layers, observation)
         return to_action_range(np.tanh(mean), self.low, self.high), None
+
+
+def batched_settings(config: LearnerConfig) -> SACSettings:
+    """The :class:`SACSettings` of a :class:`LearnerConfig` (``ent_coef`` must be learned:
+    ``"auto"`` or ``"auto_<start>"``).
+
+    Raises:
+        ValueError: a fixed entropy coefficient or n-step returns, which the batched SAC lacks.
+    """
+    ent_coef = str(config.ent_coef)
+    if not ent_coef.startswith("auto"):
+        raise ValueError(f"{BATCHED_ALGORITHM} learns its entropy coefficient: ent_coef must be "
+                         f"'auto' or 'auto_<start>', got {config.ent_coef!r}")  # fmt: skip
+    if config.n_steps != 1:
+        raise ValueError(f"{BATCHED_ALGORITHM} has no n-step returns, got n_steps={config.n_steps}")
+    return SACSettings(
+        learning_rate=config.learning_rate, buffer_size=config.buffer_size,
+        batch_size=config.batch_size, net_arch=config.net_arch,
+        ent_coef_init=float(ent_coef.removeprefix("auto").removeprefix("_") or 1.0),
+    )  # fmt: skip
+
+
+class BatchedImitationAgent:
+    """``K`` imitation-from-observation runs trained as one batched SAC (``SAC-batched``).
+
+    Member ``k`` has its own env, evaluation envs, demos (:class:`OTRewarder`), discount schedule
+    (:class:`DiscountSchedule`) and SAC learner; what the SB3 path does with callbacks happens here
+    in the loop, with the same pieces: after each episode (fixed horizon, all members in step) the
+    members' trajectories are relabelled with OT rewards in one Sinkhorn batch and stored, then
+    every member takes ``gradient_steps`` updates (-1: one per environment step, SB3's
+    ``train_freq=(1, "episode")`` with ``gradient_steps=-1``) with its schedule's discount;
+    random actions until ``learning_starts`` steps, as SB3. Evaluations (deterministic, every
+    ``eval_freq`` steps and at the end) run all members' episodes side by side.
+
+    Attributes:
+        schedules: Member ``k``'s :class:`DiscountSchedule`; ``schedules[k].history`` its curve.
+        sac: The :class:`BatchedSAC` learner.
+    """
+
+    def __init__(
+        self,
+        envs: gymnasium.vector.VectorEnv,
+        eval_envs: gymnasium.vector.VectorEnv,
+        rewarders: list[OTRewarder],
+        schedules: list[DiscountSchedule],
+        seeds: list[int],
+        config: LearnerConfig | None = None,
+        eval_freq: int = 5_000,
+        min_success_steps: int = 1,
+    ) -> None:
+        """Build the members.
+
+        Args:
+            envs: One fixed-horizon env per member (``VectorEnv`` of ``K``; Gymnasium's
+                ``SyncVectorEnv``, or ``AsyncVectorEnv`` for costly simulators).
+            eval_envs: ``K * E`` evaluation envs, member ``k``'s at ``k*E .. (k+1)*E - 1``.
+            rewarders: Member ``k``'s OT reward against its demos.
+            schedules: Member ``k``'s discount schedule (on its rewarder).
+            seeds: Member ``k``'s seed (its env's first reset, its eval envs' from ``seed + 1``,
+                its random actions); the learner's parameters come from ``seeds[0]``.
+            config: Learner hyperparameters (``algorithm`` is ignored).
+            eval_freq: Evaluate each time the steps pass a multiple of this (and at the end).
+            min_success_steps: Steps with ``info["success"]`` for an episode to count as solved.
+        """
+        self.config = config or LearnerConfig()
+        n_members = envs.num_envs
+        if not len(rewarders) == len(schedules) == len(seeds) == n_members:
+            raise ValueError(f"one rewarder, schedule and seed per env: got {len(rewarders)}, "
+                             f"{len(schedules)}, {len(seeds)} for {n_members} envs")  # fmt: skip
+        if eval_envs.num_envs % n_members:
+            raise ValueError(f"eval_envs must hold the same number of envs per member, got "
+                             f"{eval_envs.num_envs} for {n_members} members")  # fmt: skip
+        if eval_freq < 1:
+            raise ValueError(f"eval_freq must be >= 1, got {eval_freq}")
+        space = envs.single_action_space
+        if not isinstance(space, spaces.Box):
+            raise ValueError(f"{BATCHED_ALGORITHM} needs a Box action space, got {space}")
+        self.envs, self.eval_envs = envs, eval_envs
+        self.rewarders, self.schedules, self.seeds = rewarders, schedules, list(seeds)
+        self.eval_freq, self.min_success_steps = eval_freq, min_success_steps
+        self.horizon = int(envs.get_attr("horizon")[0])
+        self.low, self.high = space.low, space.high
+        obs_dim = int(np.prod(envs.single_observation_space.shape))
+        self.sac = BatchedSAC(n_members, obs_dim, int(space.shape[0]),
+                              batched_settings(self.config), self.seeds[0])  # fmt: skip
+        self.num_timesteps = 0
+        self._random = [np.random.default_rng(seed) for seed in self.seeds]
+        self._seeded = False
+        self._last_eval_step = -1
+
+    @property
+    def n_members(self) -> int:
+        return self.sac.n_members
+
+    def learn(
+        self,
+        total_timesteps: int,
+        on_episode: Callable[[BatchedImitationAgent], None] | None = None,
+    ) -> None:
+        """Train every member for ``total_timesteps`` environment steps (whole episodes, like SB3
+        with episode rollouts); ``on_episode(agent)`` runs after each episode."""
+        horizon, n_members = self.horizon, self.n_members
+        while self.num_timesteps < total_timesteps:
+            observations, _ = self.envs.reset(seed=None if self._seeded else self.seeds)
+            self._seeded = True
+            obs, action = (self.sac.obs_dim,), (self.sac.action_dim,)
+            episode = [np.empty((n_members, horizon, *shape), np.float32)
+                       for shape in (obs, action, obs, (), ())]  # fmt: skip
+            for t in range(horizon):
+                if self.num_timesteps < self.config.learning_starts:
+                    actions = np.stack([rng.uniform(-1.0, 1.0, self.low.shape)
+                                        for rng in self._random])  # fmt: skip
+                else:
+                    actions = self.sac.act(observations)
+                next_observations, rewards, terminated, _, _ = self.envs.step(
+                    to_action_range(actions, self.low, self.high)
+                )
+                for array, value in zip(episode, (observations, actions, next_observations,
+                                                  terminated, rewards), strict=True):  # fmt: skip
+                    array[:, t] = value
+                observations = next_observations
+                self.num_timesteps += 1
+                if passed_multiple(self._last_eval_step, self.num_timesteps, self.eval_freq):
+                    self.evaluate()
+            states, actions, next_states, dones, env_rewards = episode
+            rewards = self.relabel(next_states) if self.config.reward == "ot" else env_rewards
+            self.sac.add(Replay(states, actions, rewards, next_states, dones))
+            if self.num_timesteps > self.config.learning_starts:
+                steps = horizon if self.config.gradient_steps == -1 else self.config.gradient_steps
+                gammas = [schedule.discount(self.num_timesteps) for schedule in self.schedules]
+                self.sac.train(steps, np.array(gammas))
+            if on_episode is not None:
+                on_episode(self)
+        if self._last_eval_step != self.num_timesteps:
+            self.evaluate()
+
+    def relabel(self, trajectories: np.ndarray) -> np.ndarray:
+        """OT rewards ``(K, T)`` of the members' trajectories ``(K, T, d)``: member ``k``'s
+        against its demos, all solved in one Sinkhorn batch, each scaled by its rewarder."""
+        costs = np.stack([rewarder.costs(trajectory)
+                          for rewarder, trajectory in zip(self.rewarders, trajectories,
+                                                          strict=True)])  # fmt: skip
+        raw, _ = best_demo_rewards(costs, self.rewarders[0].params)
+        return np.stack([rewarder.scaled(row) for rewarder, row in zip(self.rewarders, raw,
+                                                                        strict=True)])  # fmt: skip
+
+    def evaluate(self) -> list[dict[str, float]]:
+        """Run every member's evaluation episodes side by side (deterministic actions), update
+        each member's progress; return the new history rows."""
+        n_members, per_member = self.n_members, self.eval_envs.num_envs // self.n_members
+        seeds = None
+        if self._last_eval_step < 0:
+            seeds = [seed + 1 + e for seed in self.seeds for e in range(per_member)]
+        observations, _ = self.eval_envs.reset(seed=seeds)
+        frames = np.empty((self.eval_envs.num_envs, self.horizon, self.sac.obs_dim), np.float32)
+        success_steps = np.zeros(self.eval_envs.num_envs, dtype=int)
+        for t in range(self.horizon):
+            grouped = observations.reshape(n_members, per_member, -1)
+            actions = self.sac.predict(grouped).reshape(self.eval_envs.num_envs, -1)
+            observations, _, _, _, infos = self.eval_envs.step(
+                to_action_range(actions, self.low, self.high)
+            )
+            frames[:, t] = observations
+            success_steps += np.asarray(infos.get("success", False), dtype=bool)
+        self._last_eval_step = self.num_timesteps
+        solved = (success_steps >= self.min_success_steps).reshape(n_members, per_member)
+        frames = frames.reshape(n_members, per_member, self.horizon, -1)
+        return [schedule.record_evaluation(self.num_timesteps, solved[k], frames[k])
+                for k, schedule in enumerate(self.schedules)]  # fmt: skip

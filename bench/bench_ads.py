@@ -30,11 +30,10 @@ from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 from seqrl.agents.ads_expert_demos import collect_demos  # noqa: E402
 from seqrl.agents.ads_ilfo_agent import (  # noqa: E402
-    DiscountSchedule,
     DiscountScheduleCallback,
     ImitationFromObservationAgent,
-    LearnerConfig,
 )
+from seqrl.agents.ads_imitation import DiscountSchedule, LearnerConfig  # noqa: E402
 from seqrl.envs.ads_fetch_deliver import (  # noqa: E402
     FetchDeliverEnv,
     fetch_deliver_expert,

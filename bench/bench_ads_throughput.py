@@ -44,12 +44,8 @@ def one_run(
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from seqrl.agents.ads_expert_demos import collect_demos
-    from seqrl.agents.ads_ilfo_agent import (
-        DiscountSchedule,
-        DiscountScheduleCallback,
-        ImitationFromObservationAgent,
-        LearnerConfig,
-    )
+    from seqrl.agents.ads_ilfo_agent import DiscountScheduleCallback, ImitationFromObservationAgent
+    from seqrl.agents.ads_imitation import DiscountSchedule, LearnerConfig
     from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert, with_time_limit
     from seqrl.mechanisms.ads_discount_scheduling import ProgressParams
 

@@ -146,19 +146,133 @@ class FetchDeliverEnv(gymnasium.Env):
                 "wrap it with with_time_limit(env) so that TimeLimit ends the episodes there "
                 "(with gymnasium.make, do not override max_episode_steps)"
             )
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        self._agent = np.clip(self._agent + self.speed * action, -1.0, 1.0)
-        if not self._carried and not self._delivered:
-            self._carried = bool(np.linalg.norm(self._agent - self._object) <= self.grasp_radius)
-        if self._carried:
-            self._object = self._agent.copy()
-            if np.linalg.norm(self._object - self.goal) <= self.goal_radius:
-                self._object = self.goal.astype(np.float64).copy()
-                self._carried = False
-                self._delivered = True
+        agent, obj, carried, delivered = advance(
+            self, self._agent[None], self._object[None], np.array([self._carried]),
+            np.array([self._delivered]), np.asarray(action)[None],
+        )  # fmt: skip
+        self._agent, self._object = agent[0], obj[0]
+        self._carried, self._delivered = bool(carried[0]), bool(delivered[0])
         self._steps += 1
         reward = float(self._delivered)
         return self._observation(), reward, False, False, self._info()
+
+
+def advance(
+    env: FetchDeliverEnv,
+    agent: np.ndarray,
+    obj: np.ndarray,
+    carried: np.ndarray,
+    delivered: np.ndarray,
+    action: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One step of ``K`` FetchDeliver states under ``env``'s parameters (the dynamics of both
+    :class:`FetchDeliverEnv` and :class:`FetchDeliverVectorEnv`).
+
+    Args:
+        env: Supplies ``speed``, ``grasp_radius``, ``goal_radius`` and ``goal``.
+        agent: ``(K, 2)`` agent positions.
+        obj: ``(K, 2)`` object positions.
+        carried: ``(K,)`` whether the object is held.
+        delivered: ``(K,)`` whether it has been delivered.
+        action: ``(K, 2)`` velocity commands (clipped to [-1, 1]).
+
+    Returns:
+        The new ``(agent, obj, carried, delivered)``: the agent moves by ``speed * action`` inside
+        ``[-1, 1]^2``; an object neither held nor delivered is picked up within ``grasp_radius``;
+        a held object moves with the agent and is delivered (placed on the goal, released) within
+        ``goal_radius`` of the goal.
+    """
+    action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    agent = np.clip(agent + env.speed * action, -1.0, 1.0)
+    offset = agent - obj
+    grabbed = ~carried & ~delivered & (np.hypot(offset[:, 0], offset[:, 1]) <= env.grasp_radius)
+    carried = carried | grabbed
+    obj = np.where(carried[:, None], agent, obj)
+    offset = obj - env.goal
+    arrived = carried & (np.hypot(offset[:, 0], offset[:, 1]) <= env.goal_radius)
+    obj = np.where(arrived[:, None], env.goal, obj)
+    return agent, obj, carried & ~arrived, delivered | arrived
+
+
+class FetchDeliverVectorEnv(gymnasium.vector.VectorEnv):
+    """``K`` FetchDeliver envs stepped as arrays: what ``SyncVectorEnv`` of ``K``
+    ``with_time_limit(FetchDeliverEnv(...))`` gives, step for step and seed for seed (a test
+    checks), at the cost of one env step.
+
+    Every sub-env keeps its own generator, seeded as the wrapped envs' (``reset(seed=[...])`` or
+    ``seed + k``). The envs share one horizon and move in lockstep: after the step that truncates
+    them, the next ``step`` resets them all (Gymnasium's next-step autoreset) and returns the
+    first observations with reward 0.
+
+    ``infos`` holds ``success``, ``carried`` and ``full_observation`` (each with its ``_name``
+    mask, as Gymnasium's vector envs report).
+    """
+
+    def __init__(self, num_envs: int, **kwargs: Any) -> None:
+        """``num_envs`` envs of ``FetchDeliverEnv(**kwargs)``."""
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.env = FetchDeliverEnv(**kwargs)
+        self.num_envs = num_envs
+        self.single_observation_space = self.env.observation_space
+        self.single_action_space = self.env.action_space
+        self.observation_space = gymnasium.vector.utils.batch_space(
+            self.single_observation_space, num_envs
+        )
+        self.action_space = gymnasium.vector.utils.batch_space(self.single_action_space, num_envs)
+        self.metadata = {"autoreset_mode": gymnasium.vector.AutoresetMode.NEXT_STEP}
+        self._generators = [gymnasium.utils.seeding.np_random()[0] for _ in range(num_envs)]
+        self._agent = np.zeros((num_envs, 2))
+        self._object = np.zeros((num_envs, 2))
+        self._carried = np.zeros(num_envs, dtype=bool)
+        self._delivered = np.zeros(num_envs, dtype=bool)
+        self._steps = 0
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """The sub-envs' attribute ``name`` (the same in all)."""
+        return (getattr(self.env, name),) * self.num_envs
+
+    def _observations(self) -> tuple[np.ndarray, dict[str, Any]]:
+        state = np.concatenate([self._agent, self._object, self._carried[:, None]], axis=1)
+        infos = {"success": self._delivered.copy(), "carried": self._carried.copy(),
+                 "full_observation": state}  # fmt: skip
+        infos |= {f"_{name}": np.ones(self.num_envs, dtype=bool) for name in list(infos)}
+        return state[:, self.env._observed].astype(np.float32), infos
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        if seed is not None:
+            seeds = [seed + k for k in range(self.num_envs)] if isinstance(seed, int) else seed
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"one seed per env: got {len(seeds)} for {self.num_envs} envs")
+            self._generators = [
+                generator if env_seed is None else gymnasium.utils.seeding.np_random(env_seed)[0]
+                for generator, env_seed in zip(self._generators, seeds, strict=True)
+            ]
+        for k, generator in enumerate(self._generators):  # the single env's draws, in its order
+            self._agent[k] = np.array([-0.7, -0.7]) + generator.uniform(-0.1, 0.1, size=2)
+            self._object[k] = (generator.uniform([0.3, -0.7], [0.7, -0.3])
+                               if self.env.observe_object else self.env.object_spot)  # fmt: skip
+        self._carried[:] = False
+        self._delivered[:] = False
+        self._steps = 0
+        return self._observations()
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        falses = np.zeros(self.num_envs, dtype=bool)
+        if self._steps >= self.env.horizon:
+            observations, infos = self.reset()
+            return observations, np.zeros(self.num_envs), falses, falses.copy(), infos
+        self._agent, self._object, self._carried, self._delivered = advance(
+            self.env, self._agent, self._object, self._carried, self._delivered, actions
+        )
+        self._steps += 1
+        observations, infos = self._observations()
+        truncated = np.full(self.num_envs, self._steps >= self.env.horizon)
+        return observations, self._delivered.astype(np.float64), falses, truncated, infos
 
 
 def fetch_deliver_expert(

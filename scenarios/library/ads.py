@@ -21,15 +21,20 @@ import importlib.util
 import os
 import typing
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
+import gymnasium
 import numpy as np
 import pandas as pd
 from gymnasium.wrappers import TimeLimit
 
 from seqrl.agents.ads_expert_demos import ExpertPolicy, collect_demos, load_demos, save_demos
-from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert, with_time_limit
+from seqrl.envs.ads_fetch_deliver import (
+    FetchDeliverEnv,
+    FetchDeliverVectorEnv,
+    fetch_deliver_expert,
+    with_time_limit,
+)
 from seqrl.envs.ads_metaworld import MetaWorldImitationEnv, scripted_expert
 from seqrl.mechanisms.ads_discount_scheduling import (
     DiscountParams,
@@ -50,7 +55,7 @@ from seqrl.scenarios.extras import require_extras
 from seqrl.scenarios.plots.ads import plot_metaworld, plot_toy
 
 if TYPE_CHECKING:  # the agents import torch and SB3: loaded when a task trains
-    from seqrl.agents.ads_ilfo_agent import DiscountSchedule, OTRewarder
+    from seqrl.agents.ads_imitation import DiscountSchedule, OTRewarder
 
 MetaWorldTask = Literal[
     "basketball-v3",
@@ -64,7 +69,7 @@ METAWORLD_TASKS: tuple[str, ...] = typing.get_args(MetaWorldTask)
 DemoTask = Literal["fetch-deliver", MetaWorldTask]
 DEMO_TASKS: tuple[str, ...] = typing.get_args(DemoTask)
 Algorithm = Literal["SAC", "TD3", "DDPG", "SBX-SAC", "SBX-CrossQ", "SAC-batched"]
-"""The off-policy learners of :class:`~seqrl.agents.ads_ilfo_agent.LearnerConfig`: SB3's, SBX's
+"""The off-policy learners of :class:`~seqrl.agents.ads_imitation.LearnerConfig`: SB3's, SBX's
 JAX SAC / CrossQ (``sbx-rl``, same API), and the batched JAX SAC that trains ``runs`` runs of a
 task as one model."""
 ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
@@ -132,6 +137,10 @@ class ImitationArgs(abc.ABC):
         -1, "gradient steps per episode rollout (-1: one per vector step)", low=-1
     )
     width: int = _width(64)
+    reward: Literal["ot", "env"] = param(
+        "ot",
+        "what the learner maximises: the OT proxy (ot) or the env's own reward (env, a control)",
+    )
     ot: StateOTRewardParams = field(default_factory=StateOTRewardParams)
     eval_freq: int = _eval_freq(500)
     eval_episodes: int = _eval_episodes(10)
@@ -165,6 +174,13 @@ class ImitationArgs(abc.ABC):
     def training_env(self) -> TimeLimit:
         """The host env, its episodes ended at its horizon: what learners train and evaluate on."""
         return with_time_limit(self.make_env())
+
+    def vector_env(self, count: int, processes: bool = False) -> gymnasium.vector.VectorEnv:
+        """``count`` training envs side by side for the batched learner: each in its own process
+        (``processes``), else stepped in this one."""
+        if processes:
+            return gymnasium.vector.AsyncVectorEnv([self.training_env] * count, context="spawn")
+        return gymnasium.vector.SyncVectorEnv([self.training_env] * count)
 
     @abc.abstractmethod
     def env_spec(self) -> tuple[str, dict[str, Any]]:
@@ -203,6 +219,15 @@ class ToyArgs(ImitationArgs):
 
     def make_env(self) -> FetchDeliverEnv:
         return FetchDeliverEnv(horizon=self.horizon, observe_object=self.observe_object)
+
+    def vector_env(self, count: int, processes: bool = False) -> gymnasium.vector.VectorEnv:
+        """In this process, FetchDeliver's own array implementation (the same steps as ``count``
+        wrapped envs, at the cost of one)."""
+        if processes:
+            return super().vector_env(count, processes)
+        return FetchDeliverVectorEnv(
+            count, horizon=self.horizon, observe_object=self.observe_object
+        )
 
     def env_spec(self) -> tuple[str, dict[str, Any]]:
         return "seqrl/FetchDeliver-v0", {"horizon": self.horizon,
@@ -252,9 +277,7 @@ def _train(
         learner: The host's LearnerConfig settings (network size, learning rate...).
         min_success_steps: Steps with ``info["success"]`` for an evaluation episode to succeed.
     """
-    import torch
-
-    from seqrl.agents.ads_ilfo_agent import LearnerConfig
+    from seqrl.agents.ads_imitation import LearnerConfig
 
     def demos_and_seed(rng: np.random.Generator) -> tuple[np.ndarray, int]:
         if args.demos:
@@ -264,12 +287,14 @@ def _train(
             demos = collect_demos(env, expert, horizon, args.n_demos, rng).observations
         return demos, int(rng.integers(2**31 - 1))
 
-    torch.set_num_threads(1)
-    # One XLA thread per run as well (read when JAX starts, i.e. on the first JAX run).
+    # One thread per run for torch and XLA, read when they load: torch with SB3's learners (which
+    # also set it below) or the log-domain Sinkhorn, JAX on the first JAX run.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault(
         "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     )
-    config = LearnerConfig(algorithm=args.algorithm, gradient_steps=args.gradient_steps, **learner)
+    config = LearnerConfig(algorithm=args.algorithm, gradient_steps=args.gradient_steps,
+                           reward=args.reward, **learner)  # fmt: skip
     members = [demos_and_seed(run_rng) for run_rng in replicate_rngs(rng, args.runs)]
     train = _train_batched if args.algorithm == "SAC-batched" else _train_sb3
     histories, metrics = train(Training(args, members, config, horizon, min_success_steps))
@@ -303,7 +328,7 @@ class Training:
 
     def schedule(self, rewarder: OTRewarder) -> DiscountSchedule:
         """The run's discount schedule on ``rewarder`` (the linear one ramps over the budget)."""
-        from seqrl.agents.ads_ilfo_agent import DiscountSchedule
+        from seqrl.agents.ads_imitation import DiscountSchedule
 
         args = self.args
         return DiscountSchedule(rewarder, ProgressParams(horizon=self.horizon), args.discount,
@@ -312,6 +337,7 @@ class Training:
 
 def _train_sb3(training: Training) -> tuple[Histories, dict[str, Any]]:
     """One run of an SB3 / SBX learner, the schedule as a callback."""
+    import torch
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from seqrl.agents.ads_ilfo_agent import DiscountScheduleCallback, ImitationFromObservationAgent
@@ -323,6 +349,7 @@ def _train_sb3(training: Training) -> tuple[Histories, dict[str, Any]]:
         training_logger,
     )
 
+    torch.set_num_threads(1)
     args = training.args
     [(demos, seed)] = training.members
     env: TimeLimit | DummyVecEnv
@@ -358,10 +385,9 @@ def _train_sb3(training: Training) -> tuple[Histories, dict[str, Any]]:
 def _train_batched(training: Training) -> tuple[Histories, dict[str, Any]]:
     """``runs`` runs as one batched JAX SAC; evaluations of all runs side by side."""
     import jax
-    from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
-    from seqrl.agents.ads_batched_sac import MemberPolicy
-    from seqrl.agents.ads_ilfo_agent import BatchedImitationAgent, OTRewarder, passed_multiple
+    from seqrl.agents.ads_batched_sac import BatchedImitationAgent, MemberPolicy
+    from seqrl.agents.ads_imitation import OTRewarder, passed_multiple
     from seqrl.scenarios.evaluate import (
         BATCHED_POLICY_FILE,
         CHECKPOINT_DIR,
@@ -398,9 +424,8 @@ def _train_batched(training: Training) -> tuple[Histories, dict[str, Any]]:
             (directory / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
             agent.sac.save_actors(directory / CHECKPOINT_DIR / f"policy_{steps}_steps.npz")
 
-    vector_env = partial(AsyncVectorEnv, context="spawn") if args.async_envs else SyncVectorEnv
-    envs = vector_env([args.training_env] * args.runs)
-    eval_envs = SyncVectorEnv([args.training_env] * (args.runs * args.eval_episodes))
+    envs = args.vector_env(args.runs, processes=args.async_envs)
+    eval_envs = args.vector_env(args.runs * args.eval_episodes)
     try:
         agent = BatchedImitationAgent(envs, eval_envs, rewarders, schedules, seeds,
                                       training.config, args.eval_freq,

@@ -10,13 +10,15 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from seqrl.agents.ads_expert_demos import collect_demos
 from seqrl.agents.ads_ilfo_agent import (
-    DiscountSchedule,
     DiscountScheduleCallback,
     ImitationFromObservationAgent,
-    LearnerConfig,
-    OTRewarder,
     evaluate_with_observations,
     set_discount,
+)
+from seqrl.agents.ads_imitation import (
+    DiscountSchedule,
+    LearnerConfig,
+    OTRewarder,
 )
 from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert, with_time_limit
 from seqrl.mechanisms.ads_discount_scheduling import DiscountParams, ProgressParams
@@ -107,6 +109,17 @@ def test_fixed_and_linear_schedules(
     else:
         start, end = 0.2 ** (1 / 6), 0.2 ** (1 / HORIZON)  # p0 = floor(0.2 * 30) = 6
         np.testing.assert_allclose(gammas, [(start + end) / 2, end])
+
+
+def test_the_env_reward_control_keeps_the_env_rewards(demos: np.ndarray) -> None:
+    """reward="env": no relabelling; the buffer holds FetchDeliver's own 0 / 1 rewards."""
+    config = LearnerConfig(net_arch=(16,), batch_size=16, learning_starts=0, reward="env")
+    agent = ImitationFromObservationAgent(make_env(), demos, config, seed=4)
+    agent.learn(2 * HORIZON)
+    assert np.isin(agent.model.replay_buffer.rewards[: 2 * HORIZON, 0], [0.0, 1.0]).all()
+    assert agent.relabel_callback.episode_returns == []
+    with pytest.raises(ValueError, match="reward must be one of ot, env, got 'true'"):
+        LearnerConfig(reward="true")
 
 
 @pytest.mark.parametrize("algorithm", ["TD3", "DDPG"])

@@ -12,20 +12,16 @@ from gymnasium.vector import SyncVectorEnv
 from scipy import stats
 
 from seqrl.agents.ads_batched_sac import (
+    BatchedImitationAgent,
     BatchedSAC,
     MemberPolicy,
     Replay,
     SACSettings,
+    batched_settings,
     sample_action,
 )
 from seqrl.agents.ads_expert_demos import collect_demos
-from seqrl.agents.ads_ilfo_agent import (
-    BatchedImitationAgent,
-    DiscountSchedule,
-    LearnerConfig,
-    OTRewarder,
-    batched_settings,
-)
+from seqrl.agents.ads_imitation import DiscountSchedule, LearnerConfig, OTRewarder
 from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert, with_time_limit
 from seqrl.mechanisms.ads_discount_scheduling import ProgressParams
 from seqrl.mechanisms.ads_ot_reward import best_demo_rewards
@@ -87,6 +83,34 @@ def test_members_are_independent_under_vmap():
     assert not np.allclose(
         np.asarray(moved.critics[0][0][0]), np.asarray(new_state.critics[0][0][0])
     )
+
+
+def test_acting_runs_the_current_actors_in_numpy():
+    """predict is tanh of each member's JAX actor mean, after every update too (the numpy copy
+    is refreshed); act's pre-tanh draws are N(mu, sigma) per member and action dimension."""
+    from seqrl.agents.ads_batched_sac import _gaussian
+
+    rng = np.random.default_rng(4)
+    sac = filled(BatchedSAC(3, 4, 2, SACSettings(net_arch=(16, 16), batch_size=32), seed=5), rng)
+    observations = rng.normal(size=(3, 4)).astype(np.float32)
+
+    def jax_policy(member):
+        mean, log_std = _gaussian(tree_slice(sac.state.actor, member), observations[member])
+        return np.asarray(mean, np.float64), np.exp(np.asarray(log_std, np.float64))
+
+    for _ in range(2):
+        predicted = sac.predict(observations)
+        for member in range(3):
+            np.testing.assert_allclose(predicted[member], np.tanh(jax_policy(member)[0]),
+                                       rtol=1e-5, atol=1e-6)  # fmt: skip
+        sac.train(3, np.full(3, 0.9))
+    draws = np.arctanh(np.stack([sac.act(observations) for _ in range(3000)]).astype(np.float64))
+    assert draws.shape == (3000, 3, 2)
+    for member in range(3):
+        mean, std = jax_policy(member)
+        for dim in range(2):
+            standardised = (draws[:, member, dim] - mean[dim]) / std[dim]
+            assert stats.kstest(standardised, "norm").pvalue > 1e-3
 
 
 def test_each_member_learns_the_value_of_its_own_discount():
@@ -201,6 +225,23 @@ def test_batched_relabelling_is_the_rewarders_own(trained):
         raw, _ = best_demo_rewards(rewarder.costs(trajectories[member]), rewarder.params)
         np.testing.assert_allclose(batched[member], rewarder.scale * raw, rtol=1e-10)
     assert len({rewarder.scale for rewarder in trained.rewarders}) == 3  # scaled per member
+
+
+def test_the_batched_env_reward_control_stores_the_env_rewards():
+    """reward="env": the members' buffers hold FetchDeliver's own 0 / 1 rewards, not OT's."""
+    rewarders = [OTRewarder(collect_demos(make_env(), fetch_deliver_expert, HORIZON, 2,
+                                          np.random.default_rng(k)).observations)
+                 for k in range(2)]  # fmt: skip
+    schedules = [
+        DiscountSchedule(rewarder, ProgressParams(horizon=HORIZON)) for rewarder in rewarders
+    ]
+    config = LearnerConfig(net_arch=(8,), batch_size=8, learning_starts=0, reward="env")
+    agent = BatchedImitationAgent(SyncVectorEnv([make_env] * 2), SyncVectorEnv([make_env] * 2),
+                                  rewarders, schedules, [1, 2], config, eval_freq=48)  # fmt: skip
+    agent.learn(2 * HORIZON)
+    stored = np.asarray(agent.sac.replay.rewards)[:, : agent.sac.size]
+    assert agent.sac.size == 2 * HORIZON and np.isin(stored, [0.0, 1.0]).all()
+    assert all(rewarder.scale is None for rewarder in rewarders)  # no relabelling happened
 
 
 def test_batched_agent_refuses_mismatched_members():

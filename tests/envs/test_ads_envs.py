@@ -16,7 +16,12 @@ from seqrl.agents.ads_expert_demos import (
     save_demos,
     validate_demos,
 )
-from seqrl.envs.ads_fetch_deliver import FetchDeliverEnv, fetch_deliver_expert, with_time_limit
+from seqrl.envs.ads_fetch_deliver import (
+    FetchDeliverEnv,
+    FetchDeliverVectorEnv,
+    fetch_deliver_expert,
+    with_time_limit,
+)
 
 
 def _episode_length(env: gymnasium.Env) -> int:
@@ -103,6 +108,49 @@ def test_fetch_deliver_object_start() -> None:
     starts = np.array([env.reset(seed=s)[0][2:4] for s in range(200)])
     assert np.all((starts >= [0.3, -0.7]) & (starts <= [0.7, -0.3]))
     assert len(np.unique(starts, axis=0)) == 200
+
+
+@pytest.mark.parametrize("observe_object", [False, True])
+def test_the_array_env_steps_as_the_wrapped_envs_do(observe_object: bool) -> None:
+    """FetchDeliverVectorEnv against SyncVectorEnv of time-limited FetchDeliverEnvs: the same
+    observations, rewards, ends and infos over three episodes of expert-like and random actions,
+    through explicit resets (seeded, then continuing the generators) and the next-step
+    autoreset."""
+    horizon, count = 10, 6
+    arrays = FetchDeliverVectorEnv(count, horizon=horizon, observe_object=observe_object)
+    wrapped = gymnasium.vector.SyncVectorEnv(
+        [lambda: with_time_limit(FetchDeliverEnv(horizon=horizon, observe_object=observe_object))]
+        * count
+    )
+    assert arrays.get_attr("horizon") == wrapped.get_attr("horizon")
+    assert arrays.single_observation_space == wrapped.single_observation_space
+    rng = np.random.default_rng(3)
+    delivered = 0
+    for seed in (list(range(100, 100 + count)), None, "autoreset"):
+        if seed == "autoreset":  # the step after truncation resets every env
+            first, reward, terminated, truncated, info = arrays.step(np.zeros((count, 2)))
+            np.testing.assert_array_equal(first, wrapped.step(np.zeros((count, 2)))[0])
+            assert not reward.any() and not terminated.any() and not truncated.any()
+        else:
+            observations, info = arrays.reset(seed=seed)
+            expected_observations, expected_info = wrapped.reset(seed=seed)
+            np.testing.assert_array_equal(observations, expected_observations)
+            np.testing.assert_array_equal(
+                info["full_observation"], expected_info["full_observation"]
+            )
+        for _ in range(horizon):
+            expert = np.stack([fetch_deliver_expert(row) for row in info["full_observation"]])
+            noise = rng.uniform(-1.5, 1.5, (count, 2))
+            actions = np.where(rng.random((count, 1)) < 0.7, expert, noise)
+            got, want = arrays.step(actions), wrapped.step(actions)
+            for value, expected in zip(got[:4], want[:4], strict=True):
+                np.testing.assert_array_equal(value, expected)
+            for name in ("success", "carried", "full_observation"):
+                np.testing.assert_array_equal(got[4][name], want[4][name])
+            info = got[4]
+        assert got[3].all()  # truncated at the horizon
+        delivered += int(got[4]["success"].sum())
+    assert 0 < delivered < 3 * count  # both outcomes were exercised
 
 
 def test_collect_save_load_demos(tmp_path) -> None:

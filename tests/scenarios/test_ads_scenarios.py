@@ -37,7 +37,7 @@ def test_mechanism_parameter_classes_are_groups() -> None:
 
 
 def test_algorithm_choices_are_the_agents() -> None:
-    from seqrl.agents.ads_ilfo_agent import ALGORITHMS as AGENT_ALGORITHMS
+    from seqrl.agents.ads_imitation import ALGORITHMS as AGENT_ALGORITHMS
 
     assert tuple(AGENT_ALGORITHMS) == ALGORITHMS
     assert ads_toy.param("algorithm").choices == ALGORITHMS
