@@ -13,6 +13,7 @@ every attempt failed, so that the caller can record the turn as failed instead o
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import itertools
 import logging
@@ -237,13 +238,17 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
     if not Path(model_path).is_file():
         raise ValueError(f"model file {model_path!r} does not exist")
     logger.info("loading %s (n_ctx=%d, n_threads=%d)", model_path, n_ctx, n_threads)
-    return Llama(
+    model = Llama(
         model_path=model_path,
         n_ctx=n_ctx,
         n_threads=n_threads,
         n_threads_batch=n_threads,
         verbose=False,
     )
+    # Freed at exit while llama.cpp's bindings still exist: left to garbage collection at
+    # interpreter teardown, Llama.__del__ finds them gone and prints a TypeError.
+    atexit.register(model.close)
+    return model
 
 
 class LlamaCppBackend:
