@@ -11,9 +11,11 @@ episodes every 500 steps, OT relabelling at every episode end), run through ``se
 - batched: ``algorithm=SAC-batched``, ``runs / workers`` runs per task as one JAX model (vmapped
   updates, one ``lax.scan`` per episode), ``workers`` seeds; with the scenario's settings, and
   with two of the issue's candidates on top: hidden layers of 32 (``width=32``), and one gradient
-  step per two env steps (``gradient_steps=12`` per 24-step episode), and both. JAX's persistent
-  compilation cache is warm after the first batched sweep (a batched update of a given shape
-  compiles once per machine).
+  step per two env steps (``gradient_steps=12`` per 24-step episode), and both. Before each
+  batched sweep a 1000-step sweep of the same shapes fills JAX's persistent compilation cache
+  (a batched update of a given shape compiles once per machine, ~4-8 s); its seconds are printed
+  apart, and the timed sweep loads the compiled programs from the cache. The baseline runs first
+  and again last; ratios are against the mean of its two walls.
 
 Run ``k`` of batched seed ``s`` sees exactly the demos and seeds of baseline seed ``s * R + k``
 (:func:`seqrl.replicate_rngs`), so the two sweeps are paired run by run. Printed: wall seconds,
@@ -42,13 +44,20 @@ VARIANTS: dict[str, dict | None] = {
 """The sweeps: None is the baseline; a dict, the batched path with these settings on top."""
 
 
-def sweep(runs: int, budget: int, workers: int, batched: dict | None) -> tuple[float, np.ndarray]:
-    """Wall seconds and per-run final success of one sweep (in the baseline's seed order)."""
+def sweep(
+    runs: int, budget: int, workers: int, batched: dict | None
+) -> tuple[float, float, np.ndarray]:
+    """Seconds of the compilation warm-up (0 for the baseline), wall seconds and per-run final
+    success of one sweep (in the baseline's seed order)."""
     params: dict = {"schedule": "ads", "budget": budget}
     seeds = runs
+    warm_up = 0.0
     if batched is not None:
         params |= {"algorithm": "SAC-batched", "runs": runs // workers} | batched
         seeds = workers
+        start = time.perf_counter()
+        seqrl.run("ads-toy", params | {"budget": 1_000}, seeds=seeds, workers=workers)
+        warm_up = time.perf_counter() - start
     start = time.perf_counter()
     result = seqrl.run("ads-toy", params, seeds=seeds, workers=workers)
     wall = time.perf_counter() - start
@@ -58,7 +67,7 @@ def sweep(runs: int, budget: int, workers: int, batched: dict | None) -> tuple[f
         per_run = final.sort_values(["seed_index", "run"])["value"].to_numpy()
     else:
         per_run = result.results.sort_values("seed_index")["success_rate"].to_numpy()
-    return wall, per_run
+    return warm_up, wall, per_run
 
 
 def main() -> None:
@@ -73,13 +82,20 @@ def main() -> None:
           f"steps on {args.workers} workers")  # fmt: skip
     rows = {}
     for name, batched in VARIANTS.items():
-        wall, success = sweep(args.runs, args.budget, args.workers, batched)
+        warm_up, wall, success = sweep(args.runs, args.budget, args.workers, batched)
         rows[name] = (wall, success)
         rate = args.runs * args.budget / wall
-        print(f"{name}: {wall:.1f} s, {rate:.0f} agent steps/s aggregate; success per run "
+        print(f"{name}: {wall:.1f} s (after a {warm_up:.1f} s compilation warm-up), "
+              f"{rate:.0f} agent steps/s aggregate; success per run "
               f"{np.round(success, 2).tolist()}, solved {int((success >= 0.5).sum())}/{args.runs}, "
               f"mean {success.mean():.2f}", flush=True)  # fmt: skip
-    base_wall, base = next(iter(rows.values()))
+    # The machine's speed drifts by 15-30% over minutes: the baseline runs again last, and the
+    # ratios are against the mean of its two walls (both printed).
+    _, again, _ = sweep(args.runs, args.budget, args.workers, None)
+    first_wall, base = next(iter(rows.values()))
+    base_wall = (first_wall + again) / 2
+    print(f"baseline again: {again:.1f} s; ratios against the mean, {base_wall:.1f} s "
+          f"(against the first alone x{first_wall / base_wall:.2f}, the second x{again / base_wall:.2f})")  # fmt: skip
     for name, (wall, success) in list(rows.items())[1:]:
         wins, losses = int((success > base).sum()), int((success < base).sum())
         test = stats.binomtest(wins, wins + losses) if wins + losses else None
