@@ -21,7 +21,7 @@ import importlib.util
 import os
 import typing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import gymnasium
 import numpy as np
@@ -29,6 +29,7 @@ import pandas as pd
 from gymnasium.wrappers import TimeLimit
 
 from seqrl.agents.ads_expert_demos import ExpertPolicy, collect_demos, load_demos, save_demos
+from seqrl.agents.ads_imitation import DiscountSchedule, LearnerConfig, OTRewarder, passed_multiple
 from seqrl.envs.ads_fetch_deliver import (
     FetchDeliverEnv,
     FetchDeliverVectorEnv,
@@ -53,9 +54,6 @@ from seqrl.scenarios.core import (
 )
 from seqrl.scenarios.extras import require_extras
 from seqrl.scenarios.plots.ads import plot_metaworld, plot_toy
-
-if TYPE_CHECKING:  # the agents import torch and SB3: loaded when a task trains
-    from seqrl.agents.ads_imitation import DiscountSchedule, OTRewarder
 
 MetaWorldTask = Literal[
     "basketball-v3",
@@ -277,7 +275,6 @@ def _train(
         learner: The host's LearnerConfig settings (network size, learning rate...).
         min_success_steps: Steps with ``info["success"]`` for an evaluation episode to succeed.
     """
-    from seqrl.agents.ads_imitation import LearnerConfig
 
     def demos_and_seed(rng: np.random.Generator) -> tuple[np.ndarray, int]:
         if args.demos:
@@ -322,14 +319,12 @@ class Training:
 
     args: ImitationArgs
     members: list[tuple[np.ndarray, int]]
-    config: Any
+    config: LearnerConfig
     horizon: int
     min_success_steps: int
 
     def schedule(self, rewarder: OTRewarder) -> DiscountSchedule:
         """The run's discount schedule on ``rewarder`` (the linear one ramps over the budget)."""
-        from seqrl.agents.ads_imitation import DiscountSchedule
-
         args = self.args
         return DiscountSchedule(rewarder, ProgressParams(horizon=self.horizon), args.discount,
                                 args.schedule, args.gamma, linear_steps=args.budget)  # fmt: skip
@@ -387,7 +382,6 @@ def _train_batched(training: Training) -> tuple[Histories, dict[str, Any]]:
     import jax
 
     from seqrl.agents.ads_batched_sac import BatchedImitationAgent, MemberPolicy
-    from seqrl.agents.ads_imitation import OTRewarder, passed_multiple
     from seqrl.scenarios.evaluate import (
         BATCHED_POLICY_FILE,
         CHECKPOINT_DIR,
