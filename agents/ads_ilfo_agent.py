@@ -9,8 +9,9 @@ envs in a VecEnv the episodes run side by side and end together; by default ther
 step per vector step, i.e. ``1 / n_envs`` per environment step.
 
 :class:`DiscountScheduleCallback` evaluates the policy every ``eval_freq`` steps with SB3's
-``evaluate_policy``, updates the progress recognizer (:mod:`seqrl.mechanisms.ads_discount_scheduling`) and
-writes the discount into every copy SB3 keeps.
+``evaluate_policy``, updates the run's :class:`~seqrl.agents.ads_imitation.DiscountSchedule` and writes the discount
+into every copy SB3 keeps. The reward and the schedule are :mod:`seqrl.agents.ads_imitation`'s,
+shared with the batched JAX SAC.
 """
 
 from __future__ import annotations

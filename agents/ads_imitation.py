@@ -40,7 +40,7 @@ SBX_ALGORITHMS = ("SBX-SAC", "SBX-CrossQ")
 """SBX (``sbx-rl``) classes, named ``SBX-<class>``; imported on first use (they pull JAX)."""
 BATCHED_ALGORITHM = "SAC-batched"
 """The batched JAX SAC of :mod:`seqrl.agents.ads_batched_sac`: several runs trained as one model by
-:class:`BatchedImitationAgent` (not an SB3 class)."""
+:class:`~seqrl.agents.ads_batched_sac.BatchedImitationAgent` (not an SB3 class)."""
 ALGORITHMS = (*SB3_ALGORITHMS, *SBX_ALGORITHMS, BATCHED_ALGORITHM)
 REWARDS = ("ot", "env")
 """The learner's reward: the OT proxy (imitation from observation) or the env's (oracle control)."""
@@ -48,11 +48,11 @@ REWARDS = ("ot", "env")
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    """Hyperparameters of the SB3 base learner.
+    """Hyperparameters of a run's learner (SB3 / SBX, or the batched SAC).
 
     Attributes:
         algorithm: ``"SAC"`` (default), ``"TD3"``, ``"DDPG"``, ``"SBX-SAC"``, ``"SBX-CrossQ"``, or
-            ``"SAC-batched"`` (:class:`BatchedImitationAgent`).
+            ``"SAC-batched"`` (:class:`~seqrl.agents.ads_batched_sac.BatchedImitationAgent`).
         learning_rate: Adam step size.
         buffer_size: Replay capacity in transitions.
         batch_size: Minibatch size.
