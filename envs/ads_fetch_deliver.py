@@ -124,16 +124,18 @@ class FetchDeliverEnv(gymnasium.Env):
             "full_observation": self._state(),
         }
 
+    def start_positions(self, generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Agent and object positions at a reset, drawn from ``generator`` (see Starting State)."""
+        agent = np.array([-0.7, -0.7]) + generator.uniform(-0.1, 0.1, size=2)
+        if self.observe_object:
+            return agent, generator.uniform([0.3, -0.7], [0.7, -0.3])
+        return agent, self.object_spot.copy()
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        self._agent = np.array([-0.7, -0.7]) + self.np_random.uniform(-0.1, 0.1, size=2)
-        self._object = (
-            self.np_random.uniform([0.3, -0.7], [0.7, -0.3])
-            if self.observe_object
-            else self.object_spot.copy()
-        )
+        self._agent, self._object = self.start_positions(self.np_random)
         self._carried = False
         self._delivered = False
         self._steps = 0
@@ -250,10 +252,8 @@ class FetchDeliverVectorEnv(gymnasium.vector.VectorEnv):
                 generator if env_seed is None else gymnasium.utils.seeding.np_random(env_seed)[0]
                 for generator, env_seed in zip(self._generators, seeds, strict=True)
             ]
-        for k, generator in enumerate(self._generators):  # the single env's draws, in its order
-            self._agent[k] = np.array([-0.7, -0.7]) + generator.uniform(-0.1, 0.1, size=2)
-            self._object[k] = (generator.uniform([0.3, -0.7], [0.7, -0.3])
-                               if self.env.observe_object else self.env.object_spot)  # fmt: skip
+        for k, generator in enumerate(self._generators):
+            self._agent[k], self._object[k] = self.env.start_positions(generator)
         self._carried[:] = False
         self._delivered[:] = False
         self._steps = 0
