@@ -111,18 +111,10 @@ class FetchDeliverEnv(gymnasium.Env):
         self._delivered = False
         self._steps = 0
 
-    def _state(self) -> np.ndarray:
-        return np.concatenate([self._agent, self._object, [float(self._carried)]])
-
-    def _observation(self) -> np.ndarray:
-        return self._state()[self._observed].astype(np.float32)
-
-    def _info(self) -> dict[str, Any]:
-        return {
-            "success": self._delivered,
-            "carried": self._carried,
-            "full_observation": self._state(),
-        }
+    def _observe(self) -> tuple[np.ndarray, dict[str, Any]]:
+        observations, infos = observe(self, self._agent[None], self._object[None],
+                                      np.array([self._carried]), np.array([self._delivered]))  # fmt: skip
+        return observations[0], {name: value[0] for name, value in infos.items()}
 
     def start_positions(self, generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Agent and object positions at a reset, drawn from ``generator`` (see Starting State)."""
@@ -139,7 +131,7 @@ class FetchDeliverEnv(gymnasium.Env):
         self._carried = False
         self._delivered = False
         self._steps = 0
-        return self._observation(), self._info()
+        return self._observe()
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._steps >= self.horizon:
@@ -156,7 +148,22 @@ class FetchDeliverEnv(gymnasium.Env):
         self._carried, self._delivered = bool(carried[0]), bool(delivered[0])
         self._steps += 1
         reward = float(self._delivered)
-        return self._observation(), reward, False, False, self._info()
+        observation, info = self._observe()
+        return observation, reward, False, False, info
+
+
+def observe(
+    env: FetchDeliverEnv,
+    agent: np.ndarray,
+    obj: np.ndarray,
+    carried: np.ndarray,
+    delivered: np.ndarray,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Observations ``(K, d)`` of ``K`` FetchDeliver states (what ``env`` observes of them), and
+    their infos: ``success`` and ``carried`` ``(K,)``, ``full_observation`` ``(K, 5)``."""
+    state = np.concatenate([agent, obj, carried[:, None]], axis=1)
+    infos = {"success": delivered.copy(), "carried": carried.copy(), "full_observation": state}
+    return state[:, env._observed].astype(np.float32), infos
 
 
 def advance(
@@ -235,11 +242,11 @@ class FetchDeliverVectorEnv(gymnasium.vector.VectorEnv):
         return (getattr(self.env, name),) * self.num_envs
 
     def _observations(self) -> tuple[np.ndarray, dict[str, Any]]:
-        state = np.concatenate([self._agent, self._object, self._carried[:, None]], axis=1)
-        infos = {"success": self._delivered.copy(), "carried": self._carried.copy(),
-                 "full_observation": state}  # fmt: skip
+        observations, infos = observe(
+            self.env, self._agent, self._object, self._carried, self._delivered
+        )
         infos |= {f"_{name}": np.ones(self.num_envs, dtype=bool) for name in list(infos)}
-        return state[:, self.env._observed].astype(np.float32), infos
+        return observations, infos
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
