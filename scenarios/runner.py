@@ -27,6 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -281,13 +282,11 @@ def _run_pool(
             if broken:
                 rerun = {t.task_id: t for t in pending.values()}
                 for pid, process in processes.items():
-                    # The pool fails the futures first and then terminates the other workers:
-                    # wait for them, so that a worker it terminated (SIGTERM) is not blamed.
-                    process.join(timeout=5)
+                    exitcode = _exit_status(process)
                     task_of_worker = running.get(pid, "")
-                    if task_of_worker in rerun and process.exitcode not in _NOT_A_CRASH:
+                    if task_of_worker in rerun and exitcode not in _NOT_A_CRASH:
                         culprit = rerun.pop(task_of_worker)
-                        yield TaskResult(culprit.task_id, None, None, _death(process.exitcode))
+                        yield TaskResult(culprit.task_id, None, None, _death(exitcode))
                 if len(rerun) == len(pending):  # no culprit known: fail them rather than loop
                     for task in pending.values():
                         yield TaskResult(task.task_id, None, None, _death(None))
@@ -306,6 +305,22 @@ def _run_pool(
 _NOT_A_CRASH = (None, 0, -signal.SIGTERM)
 """Exit codes of a pool worker that did not die of its own task (alive, clean, or terminated by
 the pool after another worker died)."""
+
+
+def _exit_status(process: BaseProcess, timeout_s: float = 5.0) -> int | None:
+    """The exit code of a pool worker once it has ended, or None if it still runs after
+    ``timeout_s``.
+
+    The pool fails the futures first and then terminates the other workers: waiting for them
+    keeps a worker it terminated (SIGTERM) from being blamed. The pool's own thread reaps the
+    workers at the same time, and when its ``waitpid`` wins, ``join`` here returns with the exit
+    code not yet recorded, so the code is polled until that thread has set it.
+    """
+    deadline = time.monotonic() + timeout_s
+    process.join(timeout_s)
+    while process.exitcode is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return process.exitcode
 
 
 def _death(exitcode: int | None) -> str:
