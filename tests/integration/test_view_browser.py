@@ -78,6 +78,17 @@ def _llr_plot(page):
     return page.locator("img.seqrl-llr-plot")
 
 
+def _wait_rendered(page, selector: str) -> None:
+    """Wait until the image under ``selector`` has loaded and decoded to a real plot: Solara
+    inserts the <img> before its data has arrived, so its width is 0 for a moment."""
+    page.wait_for_function(
+        "sel => { const img = document.querySelector(sel);"
+        " return img !== null && img.complete && img.naturalWidth > 300; }",
+        arg=selector,
+        timeout=30_000,
+    )
+
+
 def test_view_renders_the_plots_steps_and_follows_a_slider(served, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -88,9 +99,8 @@ def test_view_renders_the_plots_steps_and_follows_a_slider(served, tmp_path):
         page.get_by_text("agents acted").wait_for(timeout=60_000)
         assert "0 of 100 agents acted" in _status(page) and "epsilon = 1," in _status(page)
         plot = _llr_plot(page)
-        plot.wait_for(timeout=30_000)
-        assert plot.evaluate("img => img.naturalWidth") > 300, "the LLR plot did not render"
-        assert page.locator("img.seqrl-actions-plot").evaluate("img => img.naturalWidth") > 300
+        _wait_rendered(page, "img.seqrl-llr-plot")
+        _wait_rendered(page, "img.seqrl-actions-plot")
 
         step = page.get_by_role("button", name="Step")
         for done in range(1, 11):
