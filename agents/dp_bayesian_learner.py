@@ -104,8 +104,16 @@ class BayesianLearner:
             ).reshape(shape)
         else:
             flip = self.mechanism.flip_probability(signal, public_llr, self.signal_model, epsilon)
-        flipped = rng.random(np.shape(action)) < flip
-        return np.where(flipped, -np.asarray(action), action).astype(np.int8)
+        return np.where(self._flips(flip, rng), -np.asarray(action), action).astype(np.int8)
+
+    def _flips(self, flip_probability: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Which reports flip, drawn as the compiled decision draws them (``dp_kernels.flips``):
+        U < u for binary signals, E > -log u with E standard exponential for Gaussian ones."""
+        shape = np.shape(flip_probability)
+        if isinstance(self.signal_model, BinarySignal):
+            return rng.random(shape) < flip_probability
+        with np.errstate(divide="ignore"):  # u = 0: -log u = inf, never flipped
+            return rng.standard_exponential(shape) > -np.log(flip_probability)
 
     def observe(
         self, public_llr: np.ndarray, report: np.ndarray, epsilon: np.ndarray | None = None
@@ -156,12 +164,12 @@ class BayesianLearner:
         if kernel is not None and epsilon is None:
             shape = theta.shape
             draws = self._signal_draws(shape, rng)
-            flip_uniforms = rng.random(shape)
+            flip_draws = kernel.flip_draws(shape, rng)
             signal, action, report, after = decide_many(
                 np.asarray(public_llr, dtype=float).ravel(),
                 np.asarray(theta, dtype=np.int8).ravel(),
                 draws.ravel(),
-                flip_uniforms.ravel(),
+                flip_draws.ravel(),
                 kernel.kind,
                 kernel.flip_kind,
                 kernel.params,

@@ -440,7 +440,13 @@ def _simulate_torch(
                 draw = torch.randn(
                     size, generator=generator, dtype=torch.float64, device=torch_kernel.device
                 )
-            flip = uniform() if flips else draw
+            if not flips:
+                flip = draw
+            elif binary:
+                flip = uniform()
+            else:  # the exponential of dp_kernels.flips
+                flip = torch.empty(size, dtype=torch.float64, device=torch_kernel.device)
+                flip.exponential_(generator=generator)
             _, action, report, after = dp_kernels_torch.decide(
                 public_llr, theta, draw, flip, torch_kernel
             )

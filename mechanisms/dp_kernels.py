@@ -16,10 +16,14 @@ serves both reports, which halves the work of a table or of the closed form.
   table's range (:func:`increment_table`); outside the range the closed form is evaluated in log space
   (:func:`exact_increment_plus`, whose ``log_ndtr`` matches scipy's).
 
+The report flips with probability u. Binary signals compare a uniform U < u; Gaussian signals
+compare a standard exponential E > -log u (the same event for U = e^{-E}), which under smoothed RR
+is E > epsilon |s - t(l)| - log c: no exp per decision (:func:`flips`).
+
 Random numbers come from an inlined SFC64 generator (the same recurrence and output as numpy's
-``np.random.SFC64``, tested bit for bit), uniforms as numpy's ``random()`` (53 bits) and normals by a
-256-layer ziggurat whose tables are solved at import so that every layer has the same area (an exact
-sampler up to rounding). The generator state is a tuple of 4 uint64 words passed in and returned
+``np.random.SFC64``, tested bit for bit), uniforms as numpy's ``random()`` (53 bits), normals and
+exponentials by 256-layer ziggurats whose tables are solved at import so that every layer has the
+same area (exact samplers up to rounding). The generator state is a tuple of 4 uint64 words passed in and returned
 (never an array: compiled loops then keep it in registers, since no store can alias it), owned by
 each caller, so results depend on how the caller seeds blocks, never on threads.
 """
@@ -103,14 +107,21 @@ def next_double(state: State) -> tuple[float, State]:
     return float(np.int64(bits >> _U64(11))) * (1.0 / 9007199254740992.0), state
 
 
-def _ziggurat_tables(layers: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Tables of the ziggurat for |N(0, 1)| with ``layers`` layers of equal area v.
+def _ziggurat_tables(
+    density: Callable[[float], float],
+    inverse: Callable[[float], float],
+    tail_area: Callable[[float], float],
+    bracket: tuple[float, float],
+    layers: int = 256,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Tables of a ziggurat for a decreasing density f on [0, inf) with ``layers`` layers of equal area.
 
-    Unnormalised density f(x) = exp(-x^2/2). Layer 0 is [0, x_0] x [0, f(r)] with x_0 = v / f(r): the
-    rectangle [0, r] x [0, f(r)] and the tail beyond r, of total area v = r f(r) + int_r^inf f. Layer
-    i >= 1 is [0, x_i] x [f(x_i), f(x_{i+1})] with x_1 = r and f(x_{i+1}) = f(x_i) + v / x_i, and
-    x_layers = 0. r is solved (Brent) so that the top layer closes exactly, f(x_layers) = 1; then a
-    uniform layer index and a uniform point of the layer, accepted under f, give |x| exactly.
+    f is unnormalised with f(0) = 1, ``inverse`` is f^-1 and ``tail_area(r)`` = int_r^inf f. Layer 0
+    is [0, x_0] x [0, f(r)] with x_0 = v / f(r): the rectangle [0, r] x [0, f(r)] and the tail
+    beyond r, of total area v = r f(r) + tail_area(r). Layer i >= 1 is [0, x_i] x [f(x_i), f(x_{i+1})]
+    with x_1 = r and f(x_{i+1}) = f(x_i) + v / x_i, and x_layers = 0. r is solved (Brent, inside
+    ``bracket``) so that the top layer closes exactly, f(x_layers) = 1; then a uniform layer index and
+    a uniform point of the layer, accepted under f, give a draw of the density exactly.
 
     Returns:
         (k, w, f, r): quick-accept thresholds k_i = floor(2^52 x_{i+1} / x_i), widths
@@ -118,36 +129,44 @@ def _ziggurat_tables(layers: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndar
     """
 
     def area(r: float) -> float:
-        return r * math.exp(-0.5 * r * r) + math.sqrt(math.pi / 2) * erfc(r / math.sqrt(2))
+        return r * density(r) + tail_area(r)
 
     def points(r: float) -> np.ndarray | None:
         v = area(r)
         x = np.empty(layers + 1)
-        x[0], x[1] = v / math.exp(-0.5 * r * r), r
+        x[0], x[1] = v / density(r), r
         for i in range(1, layers - 1):
-            level = math.exp(-0.5 * x[i] ** 2) + v / x[i]
+            level = density(x[i]) + v / x[i]
             if level >= 1.0:
                 return None
-            x[i + 1] = math.sqrt(-2.0 * math.log(level))
+            x[i + 1] = inverse(level)
         x[layers] = 0.0
         return x
 
     def closure(r: float) -> float:
         x = points(r)
         # Top-layer overshoot: > 0 when r is too small (the layers reach f = 1 too early).
-        return (
-            1.0 if x is None else math.exp(-0.5 * x[layers - 1] ** 2) + area(r) / x[layers - 1] - 1
-        )
+        return 1.0 if x is None else density(x[layers - 1]) + area(r) / x[layers - 1] - 1
 
-    r = brentq(closure, 3.0, 4.5, xtol=1e-15, rtol=1e-15, maxiter=200)
+    r = brentq(closure, *bracket, xtol=1e-15, rtol=1e-15, maxiter=200)
     x = points(r)
     assert x is not None
     scale = float(1 << 52)
     k = np.floor(scale * x[1:] / x[:-1]).astype(np.uint64)
-    return k, x[:-1] / scale, np.exp(-0.5 * x * x), r
+    return k, x[:-1] / scale, np.array([density(point) for point in x]), r
 
 
-_ZIG_K, _ZIG_W, _ZIG_F, _ZIG_R = _ziggurat_tables()
+# |N(0, 1)|: f(x) = exp(-x^2 / 2).
+_ZIG_K, _ZIG_W, _ZIG_F, _ZIG_R = _ziggurat_tables(
+    lambda x: math.exp(-0.5 * x * x),
+    lambda level: math.sqrt(-2.0 * math.log(level)),
+    lambda r: math.sqrt(math.pi / 2) * erfc(r / math.sqrt(2)),
+    (3.0, 4.5),
+)
+# Exp(1): f(x) = exp(-x).
+_EXP_K, _EXP_W, _EXP_F, _EXP_R = _ziggurat_tables(
+    lambda x: math.exp(-x), lambda level: -math.log(level), lambda r: math.exp(-r), (6.0, 9.0)
+)
 
 
 @_inline
@@ -174,6 +193,29 @@ def next_normal(state: State) -> tuple[float, State]:
         level = _ZIG_F[layer] + uniform * (_ZIG_F[layer + 1] - _ZIG_F[layer])
         if level < math.exp(-0.5 * x * x):
             return (-x if negative else x), state
+
+
+@_inline
+def next_exponential(state: State) -> tuple[float, State]:
+    """A standard exponential draw (ziggurat, one 64-bit word for 99% of draws), and the next state.
+
+    The tail beyond r is r plus a fresh draw (Exp(1) is memoryless).
+    """
+    offset = 0.0
+    while True:
+        bits, state = next_uint64(state)
+        layer = np.intp(bits & _U64(0xFF))
+        mantissa = (bits >> _U64(8)) & _U64(0xFFFFFFFFFFFFF)
+        x = float(np.int64(mantissa)) * _EXP_W[layer]
+        if mantissa < _EXP_K[layer]:
+            return offset + x, state
+        if layer == 0:
+            offset += _EXP_R
+            continue
+        uniform, state = next_double(state)
+        level = _EXP_F[layer] + uniform * (_EXP_F[layer + 1] - _EXP_F[layer])
+        if level < math.exp(-x):
+            return offset + x, state
 
 
 def seed_state(rng: np.random.Generator) -> State:
@@ -270,7 +312,8 @@ def exact_increment_plus(public_llr: float, params: Params) -> float:
 )
 (_EXACT_KIND, _LOG_KEEP, _LOG_FLIP, _SCALED, _LOG_AMPLITUDE, _INV_P, _INV_Q) = range(9, 16)
 _BINARY_TABLE = 16  # 6 entries: increments for (x = -1, regime 0..2) then (x = +1, regime 0..2)
-_N_PARAMS = 22
+_LLR_PER_SIGNAL = 22  # Gaussian signals: the private LLR is s times 2 / sigma^2
+_N_PARAMS = 23
 #: How the report is flipped: never, with a constant u, or with u(s) = c exp(-epsilon |s - t(l)|).
 FLIP_NONE, FLIP_CONSTANT, FLIP_SMOOTHED = 0, 1, 2
 #: Signal kinds.
@@ -287,8 +330,14 @@ def binary_regime(public_llr: float, params: Params) -> int:
 
 
 @_inline
-def increment(report: int, public_llr: float, kind: int, params: Params, table: np.ndarray):
-    """D(x, l) = x D+(x l): the table (regimes for binary signals, spline for Gaussian), else exact."""
+def tabulated_increment(
+    report: int, public_llr: float, kind: int, params: Params, table: np.ndarray
+) -> tuple[float, bool]:
+    """D(x, l) = x D+(x l) from the table (regimes for binary signals, spline for Gaussian), and
+    whether x l lies in the spline's range (outside, the value is the end cell's, not D).
+
+    Selects rather than branches or calls, so that compiled loops over runs vectorize or overlap.
+    """
     if kind == SIGNAL_BINARY:
         # Selects among the six entries (no index into the table): compiled loops over runs then
         # vectorize, which an indexed gather prevents.
@@ -298,18 +347,32 @@ def increment(report: int, public_llr: float, kind: int, params: Params, table: 
         first = _BINARY_TABLE
         plus = params[first + 5] if down else (params[first + 4] if up else params[first + 3])
         minus = params[first + 2] if down else (params[first + 1] if up else params[first])
-        return plus if report > 0 else minus
+        return (plus if report > 0 else minus), True
     oriented = public_llr if report > 0 else -public_llr
     position = (oriented - params[_TABLE_LOW]) * params[_TABLE_INV_STEP]
-    if 0.0 <= position < table.shape[0]:
-        cell = int(position)
-        offset = position - cell
-        value = (
-            (table[cell, 0] * offset + table[cell, 1]) * offset + table[cell, 2]
-        ) * offset + table[cell, 3]
-    else:
-        value = exact_increment_plus(oriented, params)
+    cells = table.shape[0]
+    in_table = (position >= 0.0) & (position < cells)
+    position = min(max(position, 0.0), float(cells))  # outside, any cell serves
+    cell = min(int(position), cells - 1)
+    offset = position - cell
+    value = ((table[cell, 0] * offset + table[cell, 1]) * offset + table[cell, 2]) * offset + table[
+        cell, 3
+    ]
+    return (value if report > 0 else -value), in_table
+
+
+@_inline
+def exact_increment(report: int, public_llr: float, params: Params) -> float:
+    """D(x, l) = x D+(x l) in closed form (Gaussian signals)."""
+    value = exact_increment_plus(public_llr if report > 0 else -public_llr, params)
     return value if report > 0 else -value
+
+
+@_inline
+def increment(report: int, public_llr: float, kind: int, params: Params, table: np.ndarray):
+    """D(x, l): :func:`tabulated_increment` on the table's range, the closed form outside it."""
+    value, in_table = tabulated_increment(report, public_llr, kind, params, table)
+    return value if in_table else exact_increment(report, public_llr, params)
 
 
 @_inline
@@ -324,11 +387,60 @@ def flip_probability(signal: float, public_llr: float, flip_kind: int, params: P
 
 
 @_inline
+def flips(
+    signal: float, public_llr: float, flip_draw: float, kind: int, flip_kind: int, params: Params
+) -> bool:
+    """Whether the report flips the action, with probability u (see :func:`flip_probability`).
+
+    Binary signals: ``flip_draw`` is a uniform U and the report flips iff U < u. Gaussian signals: it
+    is a standard exponential E and the report flips iff E > -log u, the same event for U = e^{-E};
+    under smoothed RR, -log u = epsilon |s - t(l)| - log c, so no exp is evaluated per decision.
+    """
+    if flip_kind == FLIP_NONE:
+        return False
+    if kind == SIGNAL_BINARY:
+        return flip_draw < flip_probability(signal, public_llr, flip_kind, params)
+    if flip_kind == FLIP_CONSTANT:
+        return flip_draw > -params[_LOG_FLIP]
+    threshold = -0.5 * params[_SIGMA] ** 2 * public_llr
+    return flip_draw > params[_EPSILON] * abs(signal - threshold) - params[_LOG_AMPLITUDE]
+
+
+@_inline
+def decide_in_table(
+    public_llr: float,
+    theta: int,
+    signal_draw: float,
+    flip_draw: float,
+    kind: int,
+    flip_kind: int,
+    params: Params,
+    table: np.ndarray,
+) -> tuple[float, int, int, float, bool]:
+    """:func:`decide` without the closed form outside the table: (signal, action, report, l_next,
+    in_table), where l_next is right iff in_table (always for binary signals).
+
+    Without a call or a branch, the compiled loops over runs stay straight-line code; they repair
+    the rare runs outside the table afterwards (:func:`exact_increment`).
+    """
+    if kind == SIGNAL_BINARY:
+        signal = float(theta) if signal_draw < params[_P] else -float(theta)
+        private_llr = signal * params[_MAGNITUDE]
+    else:
+        signal = theta + params[_SIGMA] * signal_draw
+        private_llr = signal * params[_LLR_PER_SIGNAL]  # a product: a division costs 5x more
+    action = 1 if public_llr + private_llr * _TIE > 0.0 else -1
+    report = -action if flips(signal, public_llr, flip_draw, kind, flip_kind, params) else action
+    value, in_table = tabulated_increment(report, public_llr, kind, params, table)
+    return signal, action, report, public_llr + value, in_table
+
+
+@_inline
 def decide(
     public_llr: float,
     theta: int,
     signal_draw: float,
-    flip_uniform: float,
+    flip_draw: float,
     kind: int,
     flip_kind: int,
     params: Params,
@@ -337,23 +449,16 @@ def decide(
     """One decision from its two random inputs: (signal, action, report, l_next).
 
     ``signal_draw`` is a standard normal (Gaussian signals) or a uniform (binary: s = theta iff it is
-    below p); ``flip_uniform`` flips the action iff it is below u. ``kind`` and ``flip_kind`` are
-    passed apart from ``params`` so that compiled loops can fix them as constants.
+    below p); ``flip_draw`` decides the flip (:func:`flips`: a uniform for binary signals, a standard
+    exponential for Gaussian ones). ``kind`` and ``flip_kind`` are passed apart from ``params`` so
+    that compiled loops can fix them as constants.
     """
-    if kind == SIGNAL_BINARY:
-        signal = float(theta) if signal_draw < params[_P] else -float(theta)
-        private_llr = signal * params[_MAGNITUDE]
-    else:
-        sigma = params[_SIGMA]
-        signal = theta + sigma * signal_draw
-        private_llr = 2.0 * signal / (sigma * sigma)
-    action = 1 if public_llr + private_llr * _TIE > 0.0 else -1
-    report = (
-        -action
-        if flip_uniform < flip_probability(signal, public_llr, flip_kind, params)
-        else action
+    signal, action, report, after, in_table = decide_in_table(
+        public_llr, theta, signal_draw, flip_draw, kind, flip_kind, params, table
     )
-    return signal, action, report, public_llr + increment(report, public_llr, kind, params, table)
+    if not in_table:
+        after = public_llr + exact_increment(report, public_llr, params)
+    return signal, action, report, after
 
 
 @_inline
@@ -365,6 +470,7 @@ def draw_inputs(
     Binary signals take one uniform U for both inputs: the flip probability of randomized response
     does not depend on the signal, so given U < p (s = theta), U / p is again uniform on [0, 1), and
     given U >= p, (U - p) / (1 - p) is; either serves as the flip uniform, independent of the signal.
+    Gaussian signals take a normal and, when reports may flip, a standard exponential.
     """
     if kind == SIGNAL_BINARY:
         signal_draw, state = next_double(state)
@@ -375,10 +481,10 @@ def draw_inputs(
         )
         return signal_draw, flip_uniform, state
     signal_draw, state = next_normal(state)
-    flip_uniform = 1.0
+    flip_draw = 0.0
     if flip_kind != FLIP_NONE:
-        flip_uniform, state = next_double(state)
-    return signal_draw, flip_uniform, state
+        flip_draw, state = next_exponential(state)
+    return signal_draw, flip_draw, state
 
 
 @_inline
@@ -392,9 +498,9 @@ def draw_decision(
     table: np.ndarray,
 ) -> tuple[float, int, int, float, State]:
     """:func:`decide` on inputs from :func:`draw_inputs`; also the next state."""
-    signal_draw, flip_uniform, state = draw_inputs(state, kind, flip_kind, params)
+    signal_draw, flip_draw, state = draw_inputs(state, kind, flip_kind, params)
     signal, action, report, after = decide(
-        public_llr, theta, signal_draw, flip_uniform, kind, flip_kind, params, table
+        public_llr, theta, signal_draw, flip_draw, kind, flip_kind, params, table
     )
     return signal, action, report, after, state
 
@@ -404,7 +510,7 @@ def decide_many(
     public_llr: np.ndarray,
     theta: np.ndarray,
     signal_draw: np.ndarray,
-    flip_uniform: np.ndarray,
+    flip_draw: np.ndarray,
     kind: int,
     flip_kind: int,
     params: Params,
@@ -421,7 +527,7 @@ def decide_many(
             public_llr[run],
             theta[run],
             signal_draw[run],
-            flip_uniform[run],
+            flip_draw[run],
             kind,
             flip_kind,
             params,
@@ -475,9 +581,10 @@ def log_ndtr_many(z: np.ndarray) -> np.ndarray:
 
 #: Runs stepped together inside a block: all their random inputs for one agent are drawn first
 #: (the generator is one serial chain), then all their decisions are made in a loop without
-#: branches or calls, which the compiler vectorizes (binary signals) or the CPU overlaps (Gaussian:
-#: the chains l -> action -> flip (exp) -> increment (table) -> l of different runs are
-#: independent). The group's state stays in L1.
+#: branches, calls or divisions, which the compiler vectorizes (binary signals) or the CPU overlaps
+#: (Gaussian: the chains l -> action -> flip -> increment (table) -> l of different runs are
+#: independent); the few runs whose l left the table are repaired after the loop. The group's
+#: state stays in L1.
 GROUP_RUNS = 64
 
 
@@ -501,7 +608,11 @@ def sequence_block(kind: int, flip_kind: int) -> Callable[..., None]:
         truth = np.empty(GROUP_RUNS, dtype=np.int64)
         llr = np.empty(GROUP_RUNS)
         signal_draw = np.empty(GROUP_RUNS)
-        flip_uniform = np.empty(GROUP_RUNS)
+        flip_draw = np.empty(GROUP_RUNS)
+        before = np.empty(GROUP_RUNS)
+        actions = np.empty(GROUP_RUNS, dtype=np.int64)
+        reports = np.empty(GROUP_RUNS, dtype=np.int64)
+        in_table = np.empty(GROUP_RUNS, dtype=np.bool_)
         first_action = np.empty(GROUP_RUNS, dtype=np.int64)
         first_report = np.empty(GROUP_RUNS, dtype=np.int64)
         wrong_actions = np.empty(GROUP_RUNS, dtype=np.int64)
@@ -532,27 +643,34 @@ def sequence_block(kind: int, flip_kind: int) -> Callable[..., None]:
                 if agent == never:
                     break
                 for j in range(size):
-                    signal_draw[j], flip_uniform[j], state = draw_inputs(
+                    signal_draw[j], flip_draw[j], state = draw_inputs(
                         state, kind, flip_kind, params
                     )
+                outside = 0
                 for j in range(size):
                     public_llr = llr[j]
                     if kind == SIGNAL_BINARY:
                         starts = (cascade_start[j] < 0) & (binary_regime(public_llr, params) != 1)
                         cascade_start[j] = agent - 1 if starts else cascade_start[j]
-                    _, action, report, public_llr = decide(
-                        public_llr, truth[j], signal_draw[j], flip_uniform[j], kind, flip_kind,
+                    _, action, report, llr[j], in_table[j] = decide_in_table(
+                        public_llr, truth[j], signal_draw[j], flip_draw[j], kind, flip_kind,
                         params, table,
                     )  # fmt: skip
-                    llr[j] = public_llr
-                    # Selects, not branches: the outcomes are random, so branches would mispredict.
-                    action_right = action == truth[j]
-                    report_right = report == truth[j]
+                    before[j], actions[j], reports[j] = public_llr, action, report
+                    outside += not in_table[j]
+                if outside:  # runs whose l left the table: the closed form
+                    for j in range(size):
+                        if not in_table[j]:
+                            llr[j] = before[j] + exact_increment(reports[j], before[j], params)
+                # Selects, not branches: the outcomes are random, so branches would mispredict.
+                for j in range(size):
+                    action_right = actions[j] == truth[j]
+                    report_right = reports[j] == truth[j]
                     wrong_actions[j] += not action_right
                     wrong_reports[j] += not report_right
                     first_action[j] = min(first_action[j], agent if action_right else never)
                     first_report[j] = min(first_report[j], agent if report_right else never)
-                    hit = (hitting[j] < 0) & (abs(public_llr) >= bound)
+                    hit = (hitting[j] < 0) & (abs(llr[j]) >= bound)
                     hitting[j] = agent if hit else hitting[j]
             for j in range(size):
                 counters[0, first + j] = first_action[j]
@@ -630,6 +748,13 @@ class DecisionKernel:
         """Right end of the Gaussian table."""
         return self.low + self.step * self.table.shape[0]
 
+    def flip_draws(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """The flip inputs of :func:`decide` drawn by numpy: uniforms for binary signals, standard
+        exponentials for Gaussian ones (see :func:`flips`)."""
+        if self.kind == SIGNAL_BINARY:
+            return rng.random(shape)
+        return rng.standard_exponential(shape)
+
     @property
     def random_inputs(self) -> int:
         """Random numbers per decision (2, or 1 when reports are never flipped)."""
@@ -675,6 +800,7 @@ def _decision_kernel(signal_model: SignalModel, mechanism: PrivacyMechanism) -> 
         table.flags.writeable = False
         return DecisionKernel(SIGNAL_BINARY, int(params[_FLIP_KIND]), _tuple(params), table)
     params[_SIGMA] = signal_model.sigma
+    params[_LLR_PER_SIGNAL] = 2.0 / signal_model.sigma**2
     low, step, table, error = increment_table(signal_model, mechanism)
     params[_TABLE_LOW], params[_TABLE_INV_STEP] = low, 1.0 / step
     return DecisionKernel(
@@ -742,18 +868,23 @@ __all__ = [
     "decide",
     "first_passage_block",
     "sequence_block",
+    "decide_in_table",
     "decide_many",
     "decision_kernel",
     "draw_decision",
     "draw_inputs",
+    "exact_increment",
     "exact_increment_plus",
     "flip_probability",
+    "flips",
     "increment",
     "increment_table",
     "log_ndtr",
     "next_double",
+    "next_exponential",
     "next_normal",
     "next_uint64",
     "seed_state",
     "state_of",
+    "tabulated_increment",
 ]

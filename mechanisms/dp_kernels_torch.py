@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from seqrl.mechanisms.dp_kernels import (
-    _AMPLITUDE,
     _EPSILON,
     _EXACT_KIND,
     _FLIP,
+    _LLR_PER_SIGNAL,
     _LOG_AMPLITUDE,
     _LOG_FLIP,
     _LOG_KEEP,
@@ -125,29 +125,33 @@ def decide(
     public_llr: torch.Tensor,
     theta: torch.Tensor,
     signal_draw: torch.Tensor,
-    flip_uniform: torch.Tensor,
+    flip_draw: torch.Tensor,
     kernel: TorchKernel,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(signal, action, report, l_next) over runs, as :func:`dp_kernels.decide`."""
+    """(signal, action, report, l_next) over runs, as :func:`dp_kernels.decide`: ``flip_draw`` is
+    uniform for binary signals (flip iff U < u) and standard exponential for Gaussian signals (flip
+    iff E > -log u)."""
     truth = theta.to(torch.float64)
-    if kernel.kernel.kind == SIGNAL_BINARY:
+    binary = kernel.kernel.kind == SIGNAL_BINARY
+    if binary:
         signal = torch.where(signal_draw < kernel.param(_P), truth, -truth)
         private_llr = signal * kernel.param(_MAGNITUDE)
     else:
-        sigma = kernel.param(_SIGMA)
-        signal = truth + sigma * signal_draw
-        private_llr = 2.0 * signal / (sigma * sigma)
+        signal = truth + kernel.param(_SIGMA) * signal_draw
+        private_llr = signal * kernel.param(_LLR_PER_SIGNAL)
     action = torch.where(public_llr + private_llr * _TIE > 0, 1, -1).to(torch.int8)
     flip_kind = kernel.kernel.flip_kind
     if flip_kind == FLIP_NONE:
         report = action
     else:
-        if flip_kind == FLIP_CONSTANT:
-            flip = torch.full_like(public_llr, kernel.param(_FLIP))
+        if binary:
+            flipped = flip_draw < kernel.param(_FLIP)
+        elif flip_kind == FLIP_CONSTANT:
+            flipped = flip_draw > -kernel.param(_LOG_FLIP)
         else:
             threshold = -0.5 * kernel.param(_SIGMA) ** 2 * public_llr
-            flip = kernel.param(_AMPLITUDE) * torch.exp(
-                -kernel.param(_EPSILON) * (signal - threshold).abs()
-            )
-        report = torch.where(flip_uniform < flip, -action, action)
+            flipped = flip_draw > kernel.param(_EPSILON) * (
+                signal - threshold
+            ).abs() - kernel.param(_LOG_AMPLITUDE)
+        report = torch.where(flipped, -action, action)
     return signal, action, report, public_llr + increment(report, public_llr, kernel)

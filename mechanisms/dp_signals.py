@@ -145,7 +145,7 @@ class GaussianSignal:
 
     def private_llr(self, signal: npt.ArrayLike) -> np.ndarray:
         """lambda(s) = 2 s / sigma^2."""
-        return 2.0 * np.asarray(signal) / self.sigma**2
+        return np.asarray(signal) * (2.0 / self.sigma**2)
 
     def threshold(self, public_llr: npt.ArrayLike) -> np.ndarray:
         """t(l) = -sigma^2 l / 2: the agent acts +1 iff s > t(l)."""

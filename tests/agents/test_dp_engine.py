@@ -262,6 +262,39 @@ def test_compiled_results_do_not_depend_on_the_number_of_threads(name):
             np.testing.assert_array_equal(getattr(results[0], field), getattr(other, field))
 
 
+@pytest.mark.parametrize("name", ["smoothed", "gaussian-rr"])
+def test_runs_that_leave_the_table_take_the_closed_form(name):
+    # The compiled loop tabulates D+ without branching and repairs the runs outside the table
+    # afterwards. With the table cut to |l| < 0.5 nearly every decision is repaired, and on the
+    # same random stream the trajectories must equal those of the full table (to the table's error).
+    import dataclasses
+
+    from seqrl.agents.dp_engine import _simulate_compiled
+    from seqrl.mechanisms import dp_kernels
+
+    learner = BACKEND_TYPES[name]
+    full = learner.kernel
+    centre, keep = full.table.shape[0] // 2, max(1, int(0.5 / full.step))
+    params = list(full.params)
+    params[dp_kernels._TABLE_LOW] = full.low + (centre - keep) * full.step
+    cut = dataclasses.replace(
+        full, table=full.table[centre - keep : centre + keep], params=tuple(params),
+        low=params[dp_kernels._TABLE_LOW],
+    )  # fmt: skip
+    assert cut.high <= 0.5 + full.step
+    checkpoints = np.array([1, 20, 41])
+
+    def run(kernel):
+        return _simulate_compiled(kernel, 40, 3000, np.random.default_rng(12), 3.0, checkpoints,
+                                  3000, 512, 1)  # fmt: skip
+
+    reference, repaired = run(full), run(cut)
+    assert (np.abs(repaired.trajectory) >= cut.high).mean() > 0.5  # mostly outside the cut table
+    np.testing.assert_allclose(repaired.trajectory, reference.trajectory, rtol=0, atol=1e-7)
+    for field in ("wrong_actions", "wrong_reports", "first_correct_action", "hitting_time"):
+        np.testing.assert_array_equal(getattr(repaired, field), getattr(reference, field))
+
+
 def test_compiled_first_passages_agree_with_the_numpy_loop():
     learner = _smoothed(0.5, sigma=1.3)
     for of in ("action", "report"):
@@ -324,8 +357,7 @@ def test_learner_turn_runs_the_compiled_decision_with_numpys_draw_order():
     rng = np.random.default_rng(9)
     signal = learner.signal_model.sample(1, rng.standard_normal(llr.size))
     action = learner.act(llr, signal)
-    flip = learner.mechanism.flip_probability(signal, llr, learner.signal_model)
-    report = np.where(rng.random(llr.size) < flip, -action, action)
+    report = learner.privatize(action, signal, llr, rng)
     np.testing.assert_array_equal(compiled.action, action)
     np.testing.assert_array_equal(compiled.report, report)
     expected = llr + learner.mechanism.llr_increment(report, llr, learner.signal_model)

@@ -404,6 +404,37 @@ def test_ziggurat_layers_have_equal_area_and_draws_are_standard_normal():
     assert abs(sample.var() - 1) < 4.5 * math.sqrt(2 / sample.size)
 
 
+def test_exponential_ziggurat_has_equal_layers_and_draws_are_standard_exponential():
+    import numba
+
+    from seqrl.mechanisms import dp_kernels
+
+    r = dp_kernels._EXP_R
+    width = dp_kernels._EXP_W * float(1 << 52)
+    heights = dp_kernels._EXP_F
+    area = r * math.exp(-r) + math.exp(-r)  # the rectangle to r and the tail beyond
+    assert width[0] * heights[1] == pytest.approx(area, rel=1e-14)
+    np.testing.assert_allclose(width[1:] * (heights[2:] - heights[1:-1]), area, rtol=1e-9)
+    assert heights[-1] == 1.0
+
+    @numba.njit
+    def draws(state, count):
+        out = np.empty(count)
+        for index in range(count):
+            out[index], state = dp_kernels.next_exponential(state)
+        return out
+
+    sample = draws(dp_kernels.seed_state(np.random.default_rng(4)), 400_000)
+    assert sample.min() >= 0.0
+    assert stats.kstest(sample, "expon").pvalue > 1e-3
+    # The tail beyond r (r plus a fresh draw) has the right mass and, memoryless, mean r + 1.
+    tail = sample[sample > r]
+    expected = math.exp(-r)
+    assert abs(tail.size / sample.size - expected) < 4.5 * math.sqrt(expected / sample.size)
+    assert abs(sample.mean() - 1) < 4.5 / math.sqrt(sample.size)
+    assert abs(sample.var() - 1) < 4.5 * math.sqrt(8 / sample.size)
+
+
 def test_compiled_log_ndtr_matches_scipy_in_both_tails():
     from scipy.special import log_ndtr
 
@@ -484,10 +515,14 @@ def test_compiled_decision_equals_the_numpy_rule_on_the_same_draws(signal, mecha
     llr = rng.normal(0, 3, size)
     llr[:1000] = 0.0  # ties of binary signals
     theta = np.where(rng.random(size) < 0.5, 1, -1).astype(np.int8)
-    draws = rng.random(size) if isinstance(signal, BinarySignal) else rng.standard_normal(size)
-    uniforms = rng.random(size)
+    binary = isinstance(signal, BinarySignal)
+    draws = rng.random(size) if binary else rng.standard_normal(size)
+    # Binary signals flip on a uniform U < u, Gaussian ones on an exponential E > -log u, which is
+    # the event U < u for U = exp(-E).
+    flip_draws = rng.random(size) if binary else rng.standard_exponential(size)
+    uniforms = flip_draws if binary else np.exp(-flip_draws)
     signals, actions, reports, after = decide_many(
-        llr, theta, draws, uniforms, kernel.kind, kernel.flip_kind, kernel.params, kernel.table
+        llr, theta, draws, flip_draws, kernel.kind, kernel.flip_kind, kernel.params, kernel.table
     )
     expected_signal = signal.sample(theta, draws)
     expected_action = bayesian_action(llr, signal.private_llr(expected_signal))
