@@ -215,7 +215,12 @@ def available_threads() -> int:
 
 
 def _run_blocks(work: Callable[[int], None], n_blocks: int, threads: int | None) -> None:
-    """Call ``work(block)`` for every block, on ``threads`` threads (the kernels release the GIL)."""
+    """Call ``work(block)`` for every block, on ``threads`` threads (the kernels release the GIL).
+
+    Each thread takes one contiguous range of blocks, so that (with the run-major outputs of
+    :func:`_simulate_compiled`) the threads first touch disjoint memory: interleaved blocks made
+    both threads fault on the same 2 MiB pages, which the kernel serialises.
+    """
     threads = available_threads() if threads is None else threads
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads!r}")
@@ -223,8 +228,14 @@ def _run_blocks(work: Callable[[int], None], n_blocks: int, threads: int | None)
         for block in range(n_blocks):
             work(block)
         return
-    with ThreadPoolExecutor(min(threads, n_blocks)) as pool:
-        for _ in pool.map(work, range(n_blocks)):
+    threads = min(threads, n_blocks)
+
+    def work_range(part: int) -> None:
+        for block in range(part * n_blocks // threads, (part + 1) * n_blocks // threads):
+            work(block)
+
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(work_range, range(threads)):
             pass
 
 
@@ -242,17 +253,13 @@ def _simulate_compiled(
     starts = list(range(0, n_runs, block_runs))
     block_rngs = rng.spawn(len(starts))
     theta = np.empty(n_runs, dtype=np.int8)
-    states = []
-    for start, block_rng in zip(starts, block_rngs, strict=True):
-        size = min(block_runs, n_runs - start)
-        theta[start : start + size] = np.where(block_rng.random(size) < 0.5, 1, -1)
-        states.append(seed_state(block_rng))
     order = np.argsort(checkpoints, kind="stable")
     sorted_checkpoints = checkpoints[order].astype(np.int64)
-    recorded = np.empty((checkpoints.size, n_runs))
-    recorded_wrong = np.empty((checkpoints.size, n_runs), dtype=np.int64)
+    # Run-major storage (each block's outputs are one contiguous range), seen checkpoint-major.
+    recorded = np.empty((n_runs, checkpoints.size)).T
+    recorded_wrong = np.empty((n_runs, checkpoints.size), dtype=np.int64).T
     # First correct action and report, wrong actions and reports, cascade start, hitting time.
-    counters = np.empty((6, n_runs), dtype=np.int64)
+    counters = np.empty((n_runs, 6), dtype=np.int64).T
     final = np.empty(n_runs)
     record_runs = min(record_runs, n_runs)
     trajectory = np.empty((n_agents + 1, record_runs))
@@ -261,8 +268,10 @@ def _simulate_compiled(
     def work(block: int) -> None:
         start = starts[block]
         stop = min(start + block_runs, n_runs)
+        block_rng = block_rngs[block]
+        theta[start:stop] = np.where(block_rng.random(stop - start) < 0.5, 1, -1)
         sequence_block(kernel.kind, kernel.flip_kind)(
-            states[block], n_agents, theta[start:stop], order, sorted_checkpoints, limit,
+            seed_state(block_rng), n_agents, theta[start:stop], order, sorted_checkpoints, limit,
             kernel.params, kernel.table, recorded[:, start:stop],
             recorded_wrong[:, start:stop], counters[:, start:stop], final[start:stop],
             trajectory[:, min(start, record_runs) : min(stop, record_runs)],
