@@ -497,6 +497,36 @@ def test_tabulated_increment_is_within_1e_9_of_the_closed_form(name):
         assert outside.max() < 1e-12
 
 
+@pytest.mark.parametrize("name", ["smoothed-1-1", "smoothed-0.3-0.3", "rr-gaussian"])
+def test_flips_on_the_kernels_own_draws_happen_with_the_mechanisms_probability(name):
+    import numba
+
+    from seqrl.mechanisms import dp_kernels
+
+    signal_model, mechanism = KERNEL_TYPES[name]
+    kernel = dp_kernels.decision_kernel(signal_model, mechanism)
+
+    @numba.njit
+    def flip_rate(state, signal, public_llr, count, kind, flip_kind, params):
+        flipped = 0
+        for _ in range(count):
+            _, flip_draw, state = dp_kernels.draw_inputs(state, kind, flip_kind, params)
+            flipped += dp_kernels.flips(signal, public_llr, flip_draw, kind, flip_kind, params)
+        return flipped / count
+
+    count = 400_000
+    cases = [(0.0, 0.0), (0.4, -1.0), (-2.5, 3.0), (3.0, 0.0)]
+    for seed, (signal, public_llr) in enumerate(cases):
+        state = dp_kernels.seed_state(np.random.default_rng(seed))
+        expected = float(
+            mechanism.flip_probability(np.array(signal), np.array(public_llr), signal_model)
+        )
+        got = flip_rate(
+            state, signal, public_llr, count, kernel.kind, kernel.flip_kind, kernel.params
+        )
+        assert abs(got - expected) < 4.5 * math.sqrt(expected * (1 - expected) / count) + 1e-12
+
+
 @pytest.mark.parametrize(
     ("signal", "mechanism"),
     [
