@@ -62,6 +62,9 @@ MetaWorldTask = Literal[
     "pick-place-wall-v3",
     "lever-pull-v3",
     "stick-push-v3",
+    "door-lock-v3",
+    "door-unlock-v3",
+    "door-open-v3",
 ]
 METAWORLD_TASKS: tuple[str, ...] = typing.get_args(MetaWorldTask)
 DemoTask = Literal["fetch-deliver", MetaWorldTask]
