@@ -18,9 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqrl.mechanisms.dp_kernels import (
+    SIGNAL_BINARY,
+    SIGNAL_GAUSSIAN,
     DecisionKernel,
     decide_many,
     decision_kernel,
+    flip_draws,
     flip_probability_many,
     increment_many,
 )
@@ -109,11 +112,14 @@ class BayesianLearner:
     def _flips(self, flip_probability: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Which reports flip, drawn as the compiled decision draws them (``dp_kernels.flips``):
         U < u for binary signals, E > -log u with E standard exponential for Gaussian ones."""
-        shape = np.shape(flip_probability)
-        if isinstance(self.signal_model, BinarySignal):
-            return rng.random(shape) < flip_probability
+        binary = isinstance(self.signal_model, BinarySignal)
+        draws = flip_draws(
+            SIGNAL_BINARY if binary else SIGNAL_GAUSSIAN, np.shape(flip_probability), rng
+        )
+        if binary:
+            return draws < flip_probability
         with np.errstate(divide="ignore"):  # u = 0: -log u = inf, never flipped
-            return rng.standard_exponential(shape) > -np.log(flip_probability)
+            return draws > -np.log(flip_probability)
 
     def observe(
         self, public_llr: np.ndarray, report: np.ndarray, epsilon: np.ndarray | None = None

@@ -376,14 +376,21 @@ def increment(report: int, public_llr: float, kind: int, params: Params, table: 
 
 
 @_inline
+def _threshold(public_llr: float, params: Params) -> float:
+    """t(l) = -sigma^2 l / 2 of Gaussian signals: the agent acts +1 iff s > t(l)."""
+    return -0.5 * params[_SIGMA] ** 2 * public_llr
+
+
+@_inline
 def flip_probability(signal: float, public_llr: float, flip_kind: int, params: Params) -> float:
     """u: 0, the constant of randomized response, or c exp(-epsilon |s - t(l)|) (smoothed RR)."""
     if flip_kind == FLIP_NONE:
         return 0.0
     if flip_kind == FLIP_CONSTANT:
         return params[_FLIP]
-    threshold = -0.5 * params[_SIGMA] ** 2 * public_llr
-    return params[_AMPLITUDE] * math.exp(-params[_EPSILON] * abs(signal - threshold))
+    return params[_AMPLITUDE] * math.exp(
+        -params[_EPSILON] * abs(signal - _threshold(public_llr, params))
+    )
 
 
 @_inline
@@ -402,8 +409,8 @@ def flips(
         return flip_draw < flip_probability(signal, public_llr, flip_kind, params)
     if flip_kind == FLIP_CONSTANT:
         return flip_draw > -params[_LOG_FLIP]
-    threshold = -0.5 * params[_SIGMA] ** 2 * public_llr
-    return flip_draw > params[_EPSILON] * abs(signal - threshold) - params[_LOG_AMPLITUDE]
+    distance = abs(signal - _threshold(public_llr, params))
+    return flip_draw > params[_EPSILON] * distance - params[_LOG_AMPLITUDE]
 
 
 @_inline
@@ -719,6 +726,14 @@ def first_passage_block(kind: int, flip_kind: int) -> Callable[..., None]:
 # Building a kernel for a (signal model, mechanism) pair.
 
 
+def flip_draws(kind: int, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """The flip inputs of :func:`decide` drawn by numpy: uniforms for binary signals, standard
+    exponentials for Gaussian ones (see :func:`flips`)."""
+    if kind == SIGNAL_BINARY:
+        return rng.random(shape)
+    return rng.standard_exponential(shape)
+
+
 @dataclass(frozen=True, eq=False)
 class DecisionKernel:
     """What the compiled decision needs: the signal kind, a parameter vector and the increment table.
@@ -749,11 +764,8 @@ class DecisionKernel:
         return self.low + self.step * self.table.shape[0]
 
     def flip_draws(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        """The flip inputs of :func:`decide` drawn by numpy: uniforms for binary signals, standard
-        exponentials for Gaussian ones (see :func:`flips`)."""
-        if self.kind == SIGNAL_BINARY:
-            return rng.random(shape)
-        return rng.standard_exponential(shape)
+        """The flip inputs of :func:`decide` for this kernel's signals (:func:`flip_draws`)."""
+        return flip_draws(self.kind, shape, rng)
 
     @property
     def random_inputs(self) -> int:
@@ -875,6 +887,7 @@ __all__ = [
     "draw_inputs",
     "exact_increment",
     "exact_increment_plus",
+    "flip_draws",
     "flip_probability",
     "flips",
     "increment",

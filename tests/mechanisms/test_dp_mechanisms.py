@@ -372,8 +372,23 @@ def test_kernel_generator_is_numpys_sfc64_bit_for_bit():
     np.testing.assert_array_equal(doubles, np.random.Generator(bit_generator).random(2000))
 
 
-def test_ziggurat_layers_have_equal_area_and_draws_are_standard_normal():
+def _kernel_sample(next_draw, seed: int, count: int) -> np.ndarray:
+    """``count`` draws of a compiled sampler ``next_draw(state) -> (x, state)``."""
     import numba
+
+    from seqrl.mechanisms import dp_kernels
+
+    @numba.njit
+    def draws(state, count):
+        out = np.empty(count)
+        for index in range(count):
+            out[index], state = next_draw(state)
+        return out
+
+    return draws(dp_kernels.seed_state(np.random.default_rng(seed)), count)
+
+
+def test_ziggurat_layers_have_equal_area_and_draws_are_standard_normal():
 
     from seqrl.mechanisms import dp_kernels
 
@@ -387,14 +402,7 @@ def test_ziggurat_layers_have_equal_area_and_draws_are_standard_normal():
     np.testing.assert_allclose(layers, area, rtol=1e-9)
     assert heights[-1] == 1.0
 
-    @numba.njit
-    def draws(state, count):
-        out = np.empty(count)
-        for index in range(count):
-            out[index], state = dp_kernels.next_normal(state)
-        return out
-
-    sample = draws(dp_kernels.seed_state(np.random.default_rng(3)), 400_000)
+    sample = _kernel_sample(dp_kernels.next_normal, seed=3, count=400_000)
     assert stats.kstest(sample, "norm").pvalue > 1e-3
     # The tail beyond r (its own sampler) has the right mass and the right shape.
     tail = np.abs(sample) > r
@@ -405,7 +413,6 @@ def test_ziggurat_layers_have_equal_area_and_draws_are_standard_normal():
 
 
 def test_exponential_ziggurat_has_equal_layers_and_draws_are_standard_exponential():
-    import numba
 
     from seqrl.mechanisms import dp_kernels
 
@@ -417,14 +424,7 @@ def test_exponential_ziggurat_has_equal_layers_and_draws_are_standard_exponentia
     np.testing.assert_allclose(width[1:] * (heights[2:] - heights[1:-1]), area, rtol=1e-9)
     assert heights[-1] == 1.0
 
-    @numba.njit
-    def draws(state, count):
-        out = np.empty(count)
-        for index in range(count):
-            out[index], state = dp_kernels.next_exponential(state)
-        return out
-
-    sample = draws(dp_kernels.seed_state(np.random.default_rng(4)), 400_000)
+    sample = _kernel_sample(dp_kernels.next_exponential, seed=4, count=400_000)
     assert sample.min() >= 0.0
     assert stats.kstest(sample, "expon").pvalue > 1e-3
     # The tail beyond r (r plus a fresh draw) has the right mass and, memoryless, mean r + 1.
