@@ -21,6 +21,7 @@ from seqrl.mechanisms.ads_discount_scheduling import (
     ProgressParams,
     discount_from_progress,
     linear_discount,
+    recognizer_margin,
     reference_scores,
     update_progress,
 )
@@ -159,7 +160,9 @@ class DiscountSchedule:
 
     Attributes:
         progress: The recognizer's current ``p``.
-        history: One dict per evaluation: ``step``, ``success_rate``, ``gamma``, ``progress``.
+        history: One dict per evaluation: ``step``, ``success_rate``, ``gamma``, ``progress``,
+            ``recognizer_margin`` (``S_p - floor(0.9 R_p)`` at the new ``p``: below 0, the agent's
+            match score is short of the recognizer's bar).
     """
 
     def __init__(
@@ -228,6 +231,9 @@ class DiscountSchedule:
             "success_rate": float(np.mean(successes)),
             "gamma": self.discount(step),
             "progress": float(self.progress),
+            "recognizer_margin": recognizer_margin(
+                self.progress, costs, self.reference, self.progress_params
+            ),
         }
         self.history.append(row)
         logger.info("evaluation %s", row)

@@ -170,11 +170,20 @@ def update_progress(
     for _ in range(params.max_increments):
         if progress >= params.horizon:
             break
-        statistic = agent_statistic(agent_costs, progress, params.agent_percentile)
-        if statistic < np.floor(params.threshold * reference[progress - 1]):
+        if recognizer_margin(progress, agent_costs, reference, params) < 0:
             break
         progress += 1
     return progress
+
+
+def recognizer_margin(
+    progress: int, agent_costs: np.ndarray, reference: np.ndarray, params: ProgressParams
+) -> float:
+    """``S_p - floor(threshold * R_p)``: how far the agent's match score is above (>= 0: the
+    recognizer advances) or below the bar at progress ``p``. Arguments as in
+    :func:`update_progress`."""
+    statistic = agent_statistic(agent_costs, progress, params.agent_percentile)
+    return statistic - float(np.floor(params.threshold * reference[progress - 1]))
 
 
 def discount_from_progress(progress: np.ndarray | int, params: DiscountParams) -> np.ndarray:

@@ -74,7 +74,7 @@ Algorithm = Literal["SAC", "TD3", "DDPG", "SBX-SAC", "SBX-CrossQ", "SAC-batched"
 JAX SAC / CrossQ (``sbx-rl``, same API), and the batched JAX SAC that trains ``runs`` runs of a
 task as one model."""
 ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
-CURVE_METRICS = ("success_rate", "gamma", "progress")
+CURVE_METRICS = ("success_rate", "gamma", "progress", "recognizer_margin")
 
 
 @dataclass(frozen=True)
@@ -312,7 +312,8 @@ def _train(
 
 
 Histories = list[list[dict[str, float]]]
-"""One evaluation history (rows of step, success_rate, gamma, progress) per run."""
+"""One evaluation history (rows of step, success_rate, gamma, progress, recognizer_margin) per
+run."""
 
 
 @dataclass(frozen=True)

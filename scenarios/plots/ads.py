@@ -1,8 +1,8 @@
 """Plots of ``ads-toy`` and ``ads-metaworld``: learning curves per discount schedule.
 
-Each figure shows one recorded curve (success rate, discount, progress) against environment steps:
-per schedule (and fixed discount) the interquartile mean over seeds, with a 95% stratified-bootstrap
-band from three seeds on; each schedule has its own colour, marker and line style, so that curves
+Each figure shows one recorded curve (success rate, discount, progress, the recognizer's margin)
+against environment steps: per schedule (and fixed discount) the interquartile mean over seeds,
+with a 95% stratified-bootstrap band from three seeds on; each schedule has its own colour, marker and line style, so that curves
 that coincide (e.g. ADS and a fixed discount before ADS moves) stay distinguishable.
 """
 
@@ -14,7 +14,12 @@ import pandas as pd
 
 from seqrl.scenarios.plots.style import aggregate_note, figure, legend, n_seeds, plot_line
 
-CURVE_LABELS = {"success_rate": "success rate", "gamma": "discount gamma", "progress": "progress p"}
+CURVE_LABELS = {
+    "success_rate": "success rate",
+    "gamma": "discount gamma",
+    "progress": "progress p",
+    "recognizer_margin": "S_p - floor(0.9 R_p)",
+}
 """Axis label of each curve the scenarios record (the ``metric`` column of trajectories)."""
 
 
@@ -27,15 +32,18 @@ def _schedule_label(schedule: str, gamma: float) -> str:
 def plot_curves(
     results: pd.DataFrame, trajectories: pd.DataFrame | None, title: str
 ) -> dict[str, Any]:
-    """One figure per curve, keyed by the curve's name; a line per schedule (and fixed gamma)."""
+    """One figure per recorded curve, keyed by the curve's name; a line per schedule (and fixed
+    gamma). Runs from before a curve was recorded simply lack its figure."""
     if trajectories is None or trajectories.empty:
         return {}
     figures = {}
     note = aggregate_note(n_seeds(trajectories), "iqm")
     for metric, label in CURVE_LABELS.items():
+        subset = trajectories[trajectories["metric"] == metric]
+        if subset.empty:
+            continue
         fig, axes = figure(width=6.4, height=4.2)
         axis = axes[0, 0]
-        subset = trajectories[trajectories["metric"] == metric]
         for index, ((schedule, gamma), group) in enumerate(subset.groupby(["schedule", "gamma"])):
             plot_line(axis, group, "step", "value", index, _schedule_label(schedule, gamma), "iqm")
         axis.set_xlabel("environment steps")

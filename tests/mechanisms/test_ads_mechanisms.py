@@ -18,6 +18,7 @@ from seqrl.mechanisms.ads_discount_scheduling import (
     longest_increasing_subsequence_length,
     match_scores,
     nearest_frame_indices,
+    recognizer_margin,
     reference_scores,
     update_progress,
 )
@@ -137,6 +138,20 @@ def test_update_progress_hand_worked() -> None:
     assert update_progress(horizon, perfect, reference, params) == horizon
     hopeless = stalled_rollout_costs(horizon, matched=1)
     assert update_progress(12, hopeless, reference, params) == 12
+
+
+def test_recognizer_margin_hand_worked_and_where_progress_stops() -> None:
+    horizon = 20
+    params = ProgressParams(horizon=horizon)
+    reference = np.arange(1, horizon + 1, dtype=float)  # R_k = k
+    costs = stalled_rollout_costs(horizon, matched=7)  # S_p = min(p, 7)
+    assert recognizer_margin(5, costs, reference, params) == 5 - 4  # floor(0.9 * 5) = 4
+    assert recognizer_margin(8, costs, reference, params) == 7 - 7
+    assert recognizer_margin(9, costs, reference, params) == 7 - 8  # floor(8.1) = 8
+    assert recognizer_margin(horizon, costs, reference, params) == 7 - 18
+    # The update stops at the first p with a negative margin (5 -> 9 above).
+    assert recognizer_margin(update_progress(5, costs, reference, params), costs, reference,
+                             params) < 0  # fmt: skip
 
 
 def test_update_progress_threshold_and_increment_limit() -> None:

@@ -17,7 +17,7 @@ from seqrl.mechanisms.ads_ot_reward import OTRewardParams
 from seqrl.scenarios import extras
 from seqrl.scenarios.cli import main
 from seqrl.scenarios.core import BadInput
-from seqrl.scenarios.library.ads import ALGORITHMS, ads_demos, ads_metaworld, ads_toy
+from seqrl.scenarios.library.ads import ALGORITHMS, CURVE_METRICS, ads_demos, ads_metaworld, ads_toy
 from seqrl.scenarios.runner import execute_task, plan
 
 matplotlib.use("Agg")
@@ -143,13 +143,15 @@ def test_toy_run_end_to_end_with_saved_demos(tmp_path) -> None:
         0.2 ** (1 / output.metrics["final_progress"])
     )
     curves = output.trajectories
-    assert set(curves["metric"]) == {"success_rate", "gamma", "progress"}
+    assert set(curves["metric"]) == {"success_rate", "gamma", "progress", "recognizer_margin"}
     assert sorted(curves["step"].unique()) == [24, 48]
     results = pd.DataFrame([{**params, "seed_index": 0, **output.metrics}])
     figures = ads_toy.plot(
         results, curves.assign(**{k: params[k] for k in ("schedule", "gamma")}, seed_index=0)
     )
-    assert set(figures) == {"ads_toy_success_rate", "ads_toy_gamma", "ads_toy_progress"}
+    assert set(figures) == {
+        "ads_toy_success_rate", "ads_toy_gamma", "ads_toy_progress", "ads_toy_recognizer_margin"
+    }  # fmt: skip
 
 
 @pytest.mark.slow
@@ -222,5 +224,7 @@ def test_batched_runs_in_their_own_env_processes_learn_exactly_as_in_one() -> No
     columns = ["run", "step", "metric", "value"]  # the task id and params name the flag
     curves = [seqrl.run("ads-toy", params | {"async_envs": flag}, seeds=1).trajectories[columns]
               for flag in (False, True)]  # fmt: skip
-    assert len(curves[0]) == 2 * 2 * 3  # runs x evaluations (288, 576) x curves; 76 updates
+    assert len(curves[0]) == 2 * 2 * len(
+        CURVE_METRICS
+    )  # runs x evaluations (288, 576) x curves; 76 updates
     pd.testing.assert_frame_equal(curves[0], curves[1])
