@@ -63,7 +63,8 @@ class SequenceSummary:
         theta: The state of each run (+1 or -1), shape (runs,).
         checkpoints: Agent indices n at which l_n was recorded (l_1 = 0, l_{N+1} final), shape (k,).
         public_llr: l_n at the checkpoints, shape (k, runs).
-        wrong_actions_before: Wrong actions among agents 1 .. n - 1 at each checkpoint n, (k, runs).
+        wrong_actions_before: Wrong actions among agents 1 .. n - 1 at each checkpoint n, (k, runs),
+            int32.
         first_correct_action: First n with a_n = theta, or N + 1 if none (censored).
         first_correct_report: First n with x_n = theta, or N + 1 if none (censored).
         wrong_actions: Number of n <= N with a_n != theta.
@@ -257,7 +258,8 @@ def _simulate_compiled(
     sorted_checkpoints = checkpoints[order].astype(np.int64)
     # Run-major storage (each block's outputs are one contiguous range), seen checkpoint-major.
     recorded = np.empty((n_runs, checkpoints.size)).T
-    recorded_wrong = np.empty((n_runs, checkpoints.size), dtype=np.int64).T
+    # int32 counts (<= n_agents): half the pages to first-touch, which both threads pay for.
+    recorded_wrong = np.empty((n_runs, checkpoints.size), dtype=np.int32).T
     # First correct action and report, wrong actions and reports, cascade start, hitting time.
     counters = np.empty((n_runs, 6), dtype=np.int64).T
     final = np.empty(n_runs)
@@ -375,7 +377,7 @@ def _stream(theta, n_agents, bound, checkpoints, record_runs, step, in_cascade, 
         theta=theta,
         checkpoints=checkpoints,
         public_llr=to_numpy(recorded),
-        wrong_actions_before=to_numpy(recorded_wrong),
+        wrong_actions_before=to_numpy(recorded_wrong).astype(np.int32),
         first_correct_action=to_numpy(first_correct_action),
         first_correct_report=to_numpy(first_correct_report),
         wrong_actions=to_numpy(wrong_actions),

@@ -177,6 +177,15 @@ def test_recorded_trajectory_matches_checkpoints_and_chunks_are_independent():
     np.testing.assert_array_equal(summary.wrong_actions_before[-1], summary.wrong_actions)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_wrong_actions_before_are_int32_counts_on_every_backend(backend):
+    summary = simulate_sequences(
+        _binary(0.7, 1.0), 50, 30, np.random.default_rng(11), backend=backend
+    )
+    assert summary.wrong_actions_before.dtype == np.int32
+    np.testing.assert_array_equal(summary.wrong_actions_before[-1], summary.wrong_actions)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("epsilon", [0.5, 1.0])
 def test_private_learning_grows_like_two_over_epsilon_log_n(epsilon):
