@@ -2,8 +2,9 @@
 
 Each figure shows one recorded curve (success rate, discount, progress, the recognizer's margin)
 against environment steps: per schedule (and fixed discount) the interquartile mean over seeds,
-with a 95% stratified-bootstrap band from three seeds on; each schedule has its own colour, marker and line style, so that curves
-that coincide (e.g. ADS and a fixed discount before ADS moves) stay distinguishable.
+with a 95% stratified-bootstrap band from three seeds on; each schedule has its own colour, marker
+and line style, so that curves that coincide (e.g. ADS and a fixed discount before ADS moves) stay
+distinguishable.
 """
 
 from __future__ import annotations
