@@ -389,7 +389,6 @@ def _kernel_sample(next_draw, seed: int, count: int) -> np.ndarray:
 
 
 def test_ziggurat_layers_have_equal_area_and_draws_are_standard_normal():
-
     from seqrl.mechanisms import dp_kernels
 
     # Every layer's area equals v (the base strip: the rectangle to r and the tail beyond).
@@ -413,7 +412,6 @@ def test_ziggurat_layers_have_equal_area_and_draws_are_standard_normal():
 
 
 def test_exponential_ziggurat_has_equal_layers_and_draws_are_standard_exponential():
-
     from seqrl.mechanisms import dp_kernels
 
     r = dp_kernels._EXP_R
