@@ -22,6 +22,7 @@ memory, each with its own generator spawned from the caller's.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -216,11 +217,14 @@ def available_threads() -> int:
 
 
 def _run_blocks(work: Callable[[int], None], n_blocks: int, threads: int | None) -> None:
-    """Call ``work(block)`` for every block, on ``threads`` threads (the kernels release the GIL).
+    """Call ``work(block)`` once for every block, on ``threads`` threads (the kernels release the GIL).
 
-    Each thread takes one contiguous range of blocks, so that (with the run-major outputs of
-    :func:`_simulate_compiled`) the threads first touch disjoint memory: interleaved blocks made
-    both threads fault on the same 2 MiB pages, which the kernel serialises.
+    Each thread owns one contiguous range of blocks and works through it from the front; a thread
+    whose range is done takes blocks from the back of the range with the most left. Contiguous
+    ranges make the threads first-touch disjoint memory of the run-major outputs of
+    :func:`_simulate_compiled` (interleaved blocks made both threads fault on the same 2 MiB pages,
+    which the kernel serialises); taking from the back keeps every core busy while one thread is
+    held up by other work on its core, which fixed ranges left to wait.
     """
     threads = available_threads() if threads is None else threads
     if threads < 1:
@@ -230,13 +234,29 @@ def _run_blocks(work: Callable[[int], None], n_blocks: int, threads: int | None)
             work(block)
         return
     threads = min(threads, n_blocks)
+    ranges = [
+        [part * n_blocks // threads, (part + 1) * n_blocks // threads] for part in range(threads)
+    ]
+    lock = threading.Lock()
 
-    def work_range(part: int) -> None:
-        for block in range(part * n_blocks // threads, (part + 1) * n_blocks // threads):
+    def next_block(part: int) -> int | None:
+        with lock:
+            own = ranges[part]
+            if own[0] < own[1]:
+                own[0] += 1
+                return own[0] - 1
+            fullest = max(ranges, key=lambda blocks: blocks[1] - blocks[0])
+            if fullest[0] < fullest[1]:
+                fullest[1] -= 1
+                return fullest[1]
+            return None
+
+    def work_through(part: int) -> None:
+        while (block := next_block(part)) is not None:
             work(block)
 
     with ThreadPoolExecutor(threads) as pool:
-        for _ in pool.map(work_range, range(threads)):
+        for _ in pool.map(work_through, range(threads)):
             pass
 
 

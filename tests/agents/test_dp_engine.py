@@ -1,6 +1,7 @@
 """Private sequential learning: the vectorized engine against closed forms, Bellman and calibration."""
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from scipy.special import expit
 
 from seqrl.agents.dp_bayesian_learner import BayesianLearner, BayesianPolicy
 from seqrl.agents.dp_engine import (
+    _run_blocks,
     log_checkpoints,
     simulate_first_correct,
     simulate_hitting_times,
@@ -269,6 +271,37 @@ def test_compiled_results_do_not_depend_on_the_number_of_threads(name):
                       "first_correct_report", "wrong_actions", "wrong_reports", "cascade_start",
                       "cascade_correct", "hitting_time", "trajectory"):  # fmt: skip
             np.testing.assert_array_equal(getattr(results[0], field), getattr(other, field))
+
+
+def test_a_held_up_thread_leaves_its_blocks_to_the_others():
+    """Thread 0 stalls on its first block; thread 1 finishes its own range, then takes 3, 2, 1."""
+    done, ran = threading.Event(), []
+    lock = threading.Lock()
+
+    def work(block):
+        if block == 0:
+            assert done.wait(timeout=10), "the other thread never took the stalled thread's blocks"
+        with lock:
+            ran.append((block, threading.get_ident()))
+            if len(ran) == 7:
+                done.set()
+
+    _run_blocks(work, 8, threads=2)
+    assert sorted(block for block, _ in ran) == list(range(8))
+    stalled = dict(ran)[0]
+    assert [block for block, thread in ran if thread != stalled] == [4, 5, 6, 7, 3, 2, 1]
+
+
+@pytest.mark.parametrize(("n_blocks", "threads"), [(1, 2), (3, 8), (10, 1), (10, 3)])
+def test_every_block_runs_once_whatever_the_threads(n_blocks, threads):
+    ran, lock = [], threading.Lock()
+
+    def work(block):
+        with lock:
+            ran.append(block)
+
+    _run_blocks(work, n_blocks, threads)
+    assert sorted(ran) == list(range(n_blocks))
 
 
 @pytest.mark.parametrize("name", ["smoothed", "gaussian-rr"])
