@@ -54,13 +54,19 @@ def main() -> int:
     import seqrl
 
     start = time.perf_counter()
-    result = seqrl.run(
-        "ads-metaworld",
-        {"algorithm": "SAC-batched", "runs": args.runs, "budget": args.budget,
-         "eval_freq": args.eval_freq, "async_envs": args.async_envs},
-        {"task": args.tasks},
-        seeds=1, workers=args.workers, out=args.out,
-    )  # fmt: skip
+    try:
+        result = seqrl.run(
+            "ads-metaworld",
+            {"algorithm": "SAC-batched", "runs": args.runs, "budget": args.budget,
+             "eval_freq": args.eval_freq, "async_envs": args.async_envs},
+            {"task": args.tasks},
+            seeds=1, workers=args.workers, out=args.out,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print(f"interrupted after {time.perf_counter() - start:.0f} s: the finished tasks and every "
+              f"evaluation so far (artifacts/*/logs/progress.csv) are in {args.out}; the same "
+              "command resumes", file=sys.stderr)  # fmt: skip
+        return 130
     wall = time.perf_counter() - start
     curves = result.trajectories.query("metric == 'success_rate'")
     print(f"{len(result.results)} tasks, {args.runs} runs each, {args.budget} steps per run, "

@@ -15,8 +15,11 @@ One-core rates use this process's CPU time (on a shared machine wall time counts
 the all-cores ratio uses wall time, one-thread and all-cores runs alternating, best of seven each
 (a slow spell of the host then costs both sides alike). Every other timing is the best of three.
 
-Run: ``.venv/bin/python bench/bench_dp.py`` (about 4 minutes); ``--figures docs/figures`` also
-draws dp_cost_growth.png (150 dpi) and .svg; ``--quick`` runs smaller sizes.
+Run: ``.venv/bin/python bench/bench_dp.py`` (about 40 s); ``--figures docs/figures`` also
+draws dp_cost_growth.png (150 dpi) and .svg; ``--quick`` runs smaller sizes. ``--torch-growth``
+runs only the torch backend's scale test: decisions/s of torch on its device (the GPU when torch
+sees one) against the compiled engine on every core, 200 agents, 2^16 .. 2^22 runs in one chunk,
+with the final public LLR of both in standard errors (``bench/gpu_kit.sh`` runs it on a GPU).
 """
 
 from __future__ import annotations
@@ -202,6 +205,41 @@ def cost_growth(key: str, quick: bool) -> dict:
     return table
 
 
+def torch_growth(key: str, quick: bool) -> dict:
+    """Torch on its device against the compiled engine on every core, runs growing, one chunk."""
+    _, _, learner, _ = SCENARIOS[key]
+    device = _torch_device()
+    simulate_sequences(learner, 5, 64, np.random.default_rng(0))
+    simulate_sequences(learner, 5, 64, np.random.default_rng(0), backend="torch", device=device)
+    print(f"\ntorch backend ({device}) against the compiled engine ({available_threads()} cores), "
+          f"{SCENARIOS[key][0]}, {N_AGENTS} agents, wall time")  # fmt: skip
+    print(f"  {'runs':>10s}{'torch/s':>14s}{'compiled/s':>14s}{'torch/compiled':>16s}"
+          f"{'final l (SE)':>14s}")  # fmt: skip
+    rows = []
+    for exponent in range(12, 17) if quick else range(16, 23, 2):
+        runs = 2**exponent
+        seconds_torch, on_torch = _best(
+            lambda r=runs: simulate_sequences(
+                learner, N_AGENTS, r, np.random.default_rng(1), chunk_runs=r, backend="torch",
+                device=device,
+            ),
+            time.perf_counter,
+        )  # fmt: skip
+        seconds_compiled, compiled = _best(
+            lambda r=runs: simulate_sequences(learner, N_AGENTS, r, np.random.default_rng(0)),
+            time.perf_counter,
+        )
+        errors = _standard_errors(compiled.oriented_llr[-1], on_torch.oriented_llr[-1])
+        torch_rate, compiled_rate = (
+            N_AGENTS * runs / seconds_torch,
+            N_AGENTS * runs / seconds_compiled,
+        )
+        print(f"  {runs:>10d}{torch_rate:>14.3g}{compiled_rate:>14.3g}"
+              f"{torch_rate / compiled_rate:>15.2f}x{errors:>+14.2f}")  # fmt: skip
+        rows.append({"runs": runs, "torch": torch_rate, "compiled": compiled_rate, "se": errors})
+    return {"device": device, "rows": rows}
+
+
 def draw(growth: dict, folder: str) -> None:
     """decisions/s against runs and agents, both signal models, as PNG (150 dpi) and SVG."""
     import matplotlib
@@ -238,6 +276,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--figures", help="folder for dp_cost_growth.png/.svg")
     parser.add_argument("--json", help="write the measured rates here")
+    parser.add_argument("--torch-growth", action="store_true",
+                        help="only the torch backend against the compiled engine, runs growing")  # fmt: skip
     args = parser.parse_args()
     device = _torch_device()
     gpu = "no GPU seen by torch" if device != "cuda" else "torch sees a GPU"
@@ -245,10 +285,13 @@ def main() -> None:
           f"({available_threads()} usable), {gpu}; python {platform.python_version()}, numpy "
           f"{np.__version__}; load average {os.getloadavg()[0]:.1f}; best of {REPEATS}")  # fmt: skip
     runs, mesa_runs = (16384, 10) if args.quick else (65536, 40)
-    results = {key: {"compare": compare(key, runs, mesa_runs)} for key in SCENARIOS}
-    for key in SCENARIOS:
-        results[key].update(cost_growth(key, args.quick))
-    if args.figures:
+    if args.torch_growth:
+        results = {key: {"torch_growth": torch_growth(key, args.quick)} for key in SCENARIOS}
+    else:
+        results = {key: {"compare": compare(key, runs, mesa_runs)} for key in SCENARIOS}
+        for key in SCENARIOS:
+            results[key].update(cost_growth(key, args.quick))
+    if args.figures and not args.torch_growth:
         draw(results, args.figures)
     if args.json:
         with open(args.json, "w") as handle:

