@@ -2,7 +2,8 @@
 # The GPU figures of issue 13 in one prepared call on a lent GPU machine (one H100 or H200, 16
 # cores, Python 3.12 whose image holds torch, JAX with CUDA, numba, scipy, pandas, pyarrow and
 # matplotlib, and no network): the torch backend of the DP engine against the compiled engine as
-# runs grow (goal >= 1e9 decisions/s), then the Meta-World comparison (ADS against fixed gamma 0.99
+# runs grow (goal >= 1e9 decisions/s), the device time of one batched SAC update against members
+# (bench/bench_ads_updates.py, 3 and 27 members: whether 9 drivers x 300k updates fit), then the Meta-World comparison (ADS against fixed gamma 0.99
 # and 0.9, basketball-v3, hammer-v3 and assembly-v3, 3 seeds each, SAC-batched 256 x 256) at
 # BUDGET steps per run.
 #
@@ -14,7 +15,7 @@
 # then PATH=<venv>/bin:$PATH KIT_WHEELS=/tmp/kit KIT_NO_GPU=1 bash bench/gpu_kit.sh run 2000.
 #
 # `run` installs the wheels into /tmp/site, checks the imports and the devices, writes every
-# output under $OUT (dp_torch_growth.txt/.json, metaworld.txt, metaworld.tar.gz: the whole run
+# output under $OUT (dp_torch_growth.txt/.json, ads_updates.txt, metaworld.txt, metaworld.tar.gz: the whole run
 # directory, learning curves and summary.md included) and stops the comparison at DEADLINE
 # seconds after its own start (default 560), so that a 600 s call still brings back the curves
 # of every evaluation made so far.
@@ -43,8 +44,9 @@ download() {
 
 run() {
     local budget=${1:-300000} out=${OUT:-/tmp/gpu-kit} deadline=${DEADLINE:-560}
-    local started=$SECONDS gpu=--gpu sizes="" evaluate_every=$((budget < 20000 ? budget / 2 : 10000))
-    [[ -n ${KIT_NO_GPU:-} ]] && gpu="" sizes=--quick
+    local started=$SECONDS evaluate_every=$((budget < 20000 ? budget / 2 : 10000))
+    local gpu=--gpu sizes="" members="3 27" width=256
+    [[ -n ${KIT_NO_GPU:-} ]] && gpu="" sizes=--quick members=3 width=64
     mkdir -p "$out"
     rm -rf /tmp/site /tmp/mw
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -65,6 +67,9 @@ assert on_gpu or os.environ["KIT_NO_GPU"], "torch or JAX sees no GPU"
 ')
     python3 bench/bench_dp.py --torch-growth $sizes --json "$out/dp_torch_growth.json" \
         | tee "$out/dp_torch_growth.txt" || echo "DP check failed (exit ${PIPESTATUS[0]})"
+    # shellcheck disable=SC2086  # $members: several words
+    python3 bench/bench_ads_updates.py --members $members --widths $width \
+        | tee "$out/ads_updates.txt" || echo "update timing failed (exit ${PIPESTATUS[0]})"
     local left=$((deadline - (SECONDS - started)))
     echo "Meta-World comparison: $budget steps per run, stopped after $left s at the latest"
     timeout --signal=INT --kill-after=20 "$left" python3 bench/ads_metaworld_comparison.py \
