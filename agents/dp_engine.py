@@ -372,18 +372,26 @@ def _stream(theta, n_agents, bound, checkpoints, record_runs, step, in_cascade, 
             recorded_wrong[checkpoint_slot[agent]] = wrong_actions
         if trajectory is not None:
             trajectory[agent - 1] = public_llr[:record_runs]
+        # x += (value - x) * mask sets x to value where mask holds: no boolean indexing, which
+        # on a GPU waits for the device to count the mask.
         if in_cascade is not None:
             starts = (cascade_start < 0) & in_cascade(public_llr)
-            cascade_start[starts] = agent - 1
+            cascade_start += (agent - 1 - cascade_start) * starts
         action, report, public_llr = step(public_llr)
         action_right = action == theta
         report_right = report == theta
         wrong_actions += ~action_right
         wrong_reports += ~report_right
-        first_correct_action[action_right & (first_correct_action == never)] = agent
-        first_correct_report[report_right & (first_correct_report == never)] = agent
+        first_correct_action += (agent - first_correct_action) * (
+            action_right & (first_correct_action == never)
+        )
+        first_correct_report += (agent - first_correct_report) * (
+            report_right & (first_correct_report == never)
+        )
         if bound is not None:
-            hitting_time[(hitting_time < 0) & (abs(public_llr) >= bound)] = agent
+            hitting_time += (agent - hitting_time) * (
+                (hitting_time < 0) & (abs(public_llr) >= bound)
+            )
 
     if never in checkpoint_slot:
         recorded[checkpoint_slot[never]] = public_llr
