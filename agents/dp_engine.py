@@ -217,7 +217,7 @@ def available_threads() -> int:
 
 
 def _run_blocks(work: Callable[[int], None], n_blocks: int, threads: int | None) -> None:
-    """Call ``work(block)`` once for every block, on ``threads`` threads (the kernels release the GIL).
+    """Call ``work(block)`` once for every block on ``threads`` threads (the kernels drop the GIL).
 
     Each thread owns one contiguous range of blocks and works through it from the front; a thread
     whose range is done takes blocks from the back of the range with the most left. Contiguous

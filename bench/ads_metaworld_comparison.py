@@ -63,9 +63,9 @@ def main() -> int:
             seeds=1, workers=args.workers, out=args.out,
         )  # fmt: skip
     except KeyboardInterrupt:
-        print(f"interrupted after {time.perf_counter() - start:.0f} s: the finished tasks and every "
-              f"evaluation so far (artifacts/*/logs/progress.csv) are in {args.out}; the same "
-              "command resumes", file=sys.stderr)  # fmt: skip
+        print(f"interrupted after {time.perf_counter() - start:.0f} s: the finished tasks and "
+              f"every evaluation so far (artifacts/*/logs/progress.csv) are in {args.out}; the "
+              "same command resumes", file=sys.stderr)  # fmt: skip
         return 130
     wall = time.perf_counter() - start
     curves = result.trajectories.query("metric == 'success_rate'")

@@ -277,7 +277,7 @@ def main() -> None:
     parser.add_argument("--figures", help="folder for dp_cost_growth.png/.svg")
     parser.add_argument("--json", help="write the measured rates here")
     parser.add_argument("--torch-growth", action="store_true",
-                        help="only the torch backend against the compiled engine, runs growing")  # fmt: skip
+                        help="only torch against the compiled engine, runs growing")  # fmt: skip
     args = parser.parse_args()
     device = _torch_device()
     gpu = "no GPU seen by torch" if device != "cuda" else "torch sees a GPU"

@@ -2,23 +2,24 @@
 # The GPU figures of issue 13 in one prepared call on a lent GPU machine (one H100 or H200, 16
 # cores, Python 3.12 whose image holds torch, JAX with CUDA, numba, scipy, pandas, pyarrow and
 # matplotlib, and no network): the torch backend of the DP engine against the compiled engine as
-# runs grow (goal >= 1e9 decisions/s), the device time of one batched SAC update against members
-# (bench/bench_ads_updates.py, 3 and 27 members: whether 9 drivers x 300k updates fit), then the Meta-World comparison (ADS against fixed gamma 0.99
-# and 0.9, basketball-v3, hammer-v3 and assembly-v3, 3 seeds each, SAC-batched 256 x 256) at
-# BUDGET steps per run.
+# runs grow (goal >= 1e9 decisions/s), the device time of one batched SAC update of 3 and of 27
+# members (bench/bench_ads_updates.py: do 9 drivers x 300k updates fit?), then the Meta-World
+# comparison (ADS against fixed gamma 0.99 and 0.9, basketball-v3, hammer-v3 and assembly-v3, 3
+# seeds each, SAC-batched 256 x 256) at BUDGET steps per run.
 #
 #   here:   bash bench/gpu_kit.sh download        # wheels the image lacks, and seqrl's, into .whl/
 #   there:  bash bench/gpu_kit.sh run [BUDGET]    # device `run`, carry [".whl"], timeout_s 600
 #
 # Rehearsal here, without a GPU, in a venv holding only what the image holds (the wheel set is
-# then checked complete): KIT_PYTHON_VERSION=3.11 KIT_WHEELS=/tmp/kit bash bench/gpu_kit.sh download,
-# then PATH=<venv>/bin:$PATH KIT_WHEELS=/tmp/kit KIT_NO_GPU=1 bash bench/gpu_kit.sh run 2000.
+# then checked complete):
+#   KIT_PYTHON_VERSION=3.11 KIT_WHEELS=/tmp/kit bash bench/gpu_kit.sh download
+#   PATH=<venv>/bin:$PATH KIT_WHEELS=/tmp/kit KIT_NO_GPU=1 bash bench/gpu_kit.sh run 2000
 #
 # `run` installs the wheels into /tmp/site, checks the imports and the devices, writes every
-# output under $OUT (dp_torch_growth.txt/.json, ads_updates.txt, metaworld.txt, metaworld.tar.gz: the whole run
-# directory, learning curves and summary.md included) and stops the comparison at DEADLINE
-# seconds after its own start (default 560), so that a 600 s call still brings back the curves
-# of every evaluation made so far.
+# output under $OUT (dp_torch_growth.txt/.json, ads_updates.txt, metaworld.txt and
+# metaworld.tar.gz: the whole run directory, learning curves and summary.md included) and stops
+# the comparison at DEADLINE seconds after its own start (default 560), so that a 600 s call still
+# brings back the curves of every evaluation made so far.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,7 +74,8 @@ assert on_gpu or os.environ["KIT_NO_GPU"], "torch or JAX sees no GPU"
     local left=$((deadline - (SECONDS - started)))
     echo "Meta-World comparison: $budget steps per run, stopped after $left s at the latest"
     timeout --signal=INT --kill-after=20 "$left" python3 bench/ads_metaworld_comparison.py \
-        --budget "$budget" --workers 9 $gpu --async-envs --eval-freq "$evaluate_every" --out /tmp/mw \
+        --budget "$budget" --workers 9 $gpu --async-envs --eval-freq "$evaluate_every" \
+        --out /tmp/mw \
         2>&1 | grep -v "UserWarning: Constant(s) may be too high\|warnings.warn" \
         | tee "$out/metaworld.txt" || echo "comparison stopped (exit ${PIPESTATUS[0]})"
     tar czf "$out/metaworld.tar.gz" -C /tmp mw
