@@ -13,7 +13,7 @@ grows: decisions/s against runs (200 agents) and against agents per sequence (10
 
 One-core rates use this process's CPU time (on a shared machine wall time counts other jobs);
 the all-cores ratio uses wall time, one-thread and all-cores runs alternating, best of seven each
-(a slow spell of the host then costs both sides alike). Every other timing is the best of three.
+(a slow spell of the host then costs both sides alike). All other timings are the best of three.
 
 Run: ``.venv/bin/python bench/bench_dp.py`` (about 40 s); ``--figures docs/figures`` also
 draws dp_cost_growth.png (150 dpi) and .svg; ``--quick`` runs smaller sizes. ``--torch-growth``
