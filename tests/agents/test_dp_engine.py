@@ -337,6 +337,36 @@ def test_runs_that_leave_the_table_take_the_closed_form(name):
         np.testing.assert_array_equal(getattr(repaired, field), getattr(reference, field))
 
 
+@pytest.mark.parametrize("name", list(BACKEND_TYPES))
+def test_the_compiled_loop_makes_the_scalar_decision_on_the_same_draws(name):
+    # The block's loops (split for Gaussian signals so that all but the spline lookup vectorize)
+    # must make, run by run, the decision of the scalar kernel: replay its draw order (agent by
+    # agent, the runs of a group in turn) through draw_decision from the same generator state.
+    from seqrl.mechanisms import dp_kernels
+
+    kernel = BACKEND_TYPES[name].kernel
+    n_agents, n_runs = 30, 50  # one group of runs
+    theta = np.where(np.arange(n_runs) % 3 == 0, -1, 1).astype(np.int8)
+    checkpoints = np.array([n_agents + 1])
+    trajectory = np.empty((n_agents + 1, n_runs))
+    state = dp_kernels.seed_state(np.random.default_rng(21))
+    dp_kernels.sequence_block(kernel.kind, kernel.flip_kind)(
+        state, n_agents, theta, np.zeros(1, dtype=np.int64), checkpoints, np.inf, kernel.params,
+        kernel.table, np.empty((1, n_runs)), np.empty((1, n_runs), dtype=np.int32),
+        np.empty((6, n_runs), dtype=np.int64), np.empty(n_runs), trajectory,
+    )  # fmt: skip
+    replay = np.zeros((n_agents + 1, n_runs))
+    for agent in range(n_agents):
+        for run in range(n_runs):
+            *_, replay[agent + 1, run], state = dp_kernels.draw_decision(
+                replay[agent, run], int(theta[run]), state, kernel.kind, kernel.flip_kind,
+                kernel.params, kernel.table,
+            )  # fmt: skip
+            state = tuple(np.uint64(word) for word in state)  # numba returns Python ints
+    np.testing.assert_array_equal(trajectory, replay)
+    assert np.unique(trajectory).size > 20  # the sequences went somewhere
+
+
 def test_compiled_first_passages_agree_with_the_numpy_loop():
     learner = _smoothed(0.5, sigma=1.3)
     for of in ("action", "report"):
