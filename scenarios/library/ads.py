@@ -288,7 +288,7 @@ def _train(
         return demos, int(rng.integers(2**31 - 1))
 
     # One thread per run for torch and XLA, read when they load: torch with SB3's learners (which
-    # also set it below) or the log-domain Sinkhorn, JAX on the first JAX run.
+    # also set it below), JAX on the first JAX run.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault(
         "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"

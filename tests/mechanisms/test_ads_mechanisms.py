@@ -272,17 +272,50 @@ def test_standardizer_and_params_validation() -> None:
         OTRewardParams(regularization=0)
 
 
-def test_log_domain_path_matches_pot_log_sinkhorn() -> None:
+@pytest.mark.parametrize("iterations", [1, 2, 7, 100])
+@pytest.mark.parametrize("absorb_every", [None, 1, 3])
+def test_underflowing_kernels_match_pot_log_sinkhorn_iteration_for_iteration(
+    iterations, absorb_every, monkeypatch
+) -> None:
+    # exp(-C / reg) underflows: the plain updates alone would divide by zero, so the solver must
+    # absorb into log potentials and still make POT's log-domain iterates. Forcing absorptions
+    # at every (or every third) half-step checks the absorption's algebra wherever it happens,
+    # with the other scaling away from 1.
     from ot.batch import solve_batch
 
+    from seqrl.mechanisms import ads_ot_reward
+
+    if absorb_every is not None:
+        checks, in_range = itertools.count(1), ads_ot_reward._in_range
+        monkeypatch.setattr(
+            ads_ot_reward, "_in_range",
+            lambda scaling: next(checks) % absorb_every != 0 and in_range(scaling),
+        )  # fmt: skip
     rng = np.random.default_rng(4)
     costs = cost_matrices(rng.normal(size=(3, 9, 6)), rng.normal(size=(3, 7, 6)), "euclidean") * 5
-    params = OTRewardParams(cost="euclidean", regularization=0.01, iterations=100)
-    assert costs.max() / params.regularization >= 600  # the log-domain branch is taken
+    params = OTRewardParams(cost="euclidean", regularization=0.01, iterations=iterations)
+    assert (np.exp(-costs / params.regularization) == 0).any()
     plans = transport_plans(costs, params)
-    reference = solve_batch(costs, 0.01, max_iter=100, tol=0.0, method="log_sinkhorn").plan
+    reference = solve_batch(
+        costs, 0.01, max_iter=iterations, tol=0.0, method="log_sinkhorn"
+    ).plan  # fmt: skip
     np.testing.assert_allclose(plans, reference, rtol=1e-8, atol=1e-14)
-    np.testing.assert_allclose(plans.sum(axis=-2), 1 / 7, rtol=1e-6)
+    np.testing.assert_allclose(plans.sum(axis=-2), 1 / 7, rtol=1e-9)  # after a column update
+
+
+@pytest.mark.parametrize("iterations", [1, 5, 100])
+def test_plans_do_not_change_when_a_row_of_costs_is_shifted(iterations) -> None:
+    # From f = g = 1, a row update absorbs C_ij + r_i exactly (u_i moves by r_i / reg), so every
+    # iterate's plan is unchanged. Shifts of 20 / reg = 2000 make every kernel entry underflow.
+    rng = np.random.default_rng(6)
+    costs = cost_matrices(rng.normal(size=(4, 24, 6)), rng.normal(size=(4, 24, 6)), "euclidean")
+    params = OTRewardParams(cost="euclidean", regularization=0.01, iterations=iterations)
+    shifts = rng.uniform(0.0, 20.0, size=(4, 24, 1))
+    assert (np.exp(-(costs + shifts) / params.regularization) == 0).all(axis=-1).any()
+    np.testing.assert_allclose(
+        transport_plans(costs + shifts, params), transport_plans(costs, params), rtol=1e-9,
+        atol=1e-15,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("iterations", [1, 7, 100])
@@ -293,7 +326,9 @@ def test_plain_path_matches_pot_batched_sinkhorn_iteration_for_iteration(iterati
     rng = np.random.default_rng(5)
     costs = cost_matrices(rng.normal(size=(20, 24, 3)), rng.normal(size=(20, 24, 3)), "euclidean")
     params = OTRewardParams(cost="euclidean", regularization=0.05, iterations=iterations)
-    assert costs.max() / params.regularization < 600  # the plain branch is taken
+    assert (
+        np.exp(-costs / params.regularization).min() > 1e-100
+    )  # POT's plain updates run as they are
     plans = transport_plans(costs, params)
     reference = solve_batch(costs, 0.05, max_iter=iterations, tol=0.0, method="sinkhorn").plan
     np.testing.assert_allclose(plans, reference, rtol=1e-10, atol=1e-15)
