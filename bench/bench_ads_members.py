@@ -27,8 +27,10 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import seqrl  # noqa: E402
+from seqrl.scenarios.report import save_figure  # noqa: E402
 
-FIGURE = Path(__file__).resolve().parents[1] / "docs" / "figures" / "ads_members_growth"
+FIGURE_DIRECTORY = Path(__file__).resolve().parents[1] / "docs" / "figures"
+FIGURE_STEM = "ads_members_growth"
 
 
 def task_seconds(params: dict) -> float:
@@ -58,10 +60,8 @@ def plot(rates: dict[int, dict[int, float]], reference: float, budget: int) -> N
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE.with_suffix(".png"), dpi=150)
-    fig.savefig(FIGURE.with_suffix(".svg"))
-    print(f"figure: {FIGURE}.png / .svg")
+    paths = save_figure(fig, FIGURE_DIRECTORY, FIGURE_STEM)
+    print("figure: " + ", ".join(str(path) for path in paths))
 
 
 def main() -> None:
