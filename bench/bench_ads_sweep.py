@@ -10,8 +10,9 @@ episodes every 500 steps, OT relabelling at every episode end), run through ``se
 - baseline: SB3 SAC with the scenario's settings, one run per task, ``runs`` seeds;
 - batched: ``algorithm=SAC-batched``, ``runs / workers`` runs per task as one JAX model (vmapped
   updates, one ``lax.scan`` per episode), ``workers`` seeds; with the scenario's settings, and
-  with two of the issue's candidates on top: hidden layers of 32 (``width=32``), and one gradient
-  step per two env steps (``gradient_steps=12`` per 24-step episode), and both. Before each
+  with two of the issue's candidates on top: hidden layers of 32 (``width=32``), one gradient
+  step per two or per three env steps (``gradient_steps=12`` or ``8`` per 24-step episode), and
+  32-unit layers with half the updates. Before each
   batched sweep a 1000-step sweep of the same shapes fills JAX's persistent compilation cache
   (a batched update of a given shape compiles once per machine, ~4-8 s); its seconds are printed
   apart, and the timed sweep loads the compiled programs from the cache. The baseline runs first
@@ -39,6 +40,7 @@ VARIANTS: dict[str, dict | None] = {
     "SAC-batched": {},
     "SAC-batched, width 32": {"width": 32},
     "SAC-batched, 1/2 update per step": {"gradient_steps": 12},
+    "SAC-batched, 1/3 update per step": {"gradient_steps": 8},
     "SAC-batched, width 32, 1/2 update per step": {"width": 32, "gradient_steps": 12},
 }
 """The sweeps: None is the baseline; a dict, the batched path with these settings on top."""
