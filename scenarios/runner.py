@@ -455,11 +455,17 @@ def run_ray(
     tasks: Sequence[Task],
     artifact_root: str | None,
     progress: TaskProgress | None = None,
+    cancel_on_stop: bool = True,
 ) -> Generator[TaskResult, None, None]:
     """Run tasks as Ray tasks on the Ray this process is connected to (see :func:`open_executor`).
 
-    ``ray.wait`` is called with a timeout so that Ctrl-C and SIGTERM are handled within a second;
-    on either, the outstanding tasks are cancelled.
+    ``ray.wait`` is called with a timeout so that Ctrl-C and SIGTERM are handled within a second.
+    On either, the outstanding tasks are cancelled only when ``cancel_on_stop``: Ray 2.60's
+    ``ray.cancel`` (forced or not) can abort the driver when a task's reply arrives during the
+    cancel ("Tried to complete task that was not pending", ray-project/ray#54798's race; seen
+    once in a few hundred cancels). When this run opened the Ray connection, the executor's
+    ``ray.shutdown`` ends the job instead, and Ray kills the job's workers, locally and on a
+    cluster, without that race.
     """
     import ray
     from ray.util.queue import Queue
@@ -484,8 +490,9 @@ def run_ray(
                 except Exception as error:  # the worker process died
                     yield TaskResult(task.task_id, None, None, f"ray worker failed: {error!r}")
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
+        if cancel_on_stop:
+            for ref in pending:
+                ray.cancel(ref, force=True)
         if events is not None:
             events.shutdown()
 
@@ -541,5 +548,7 @@ def execute(
     if executor.kind == "process":
         return run_process(source, tasks, artifact_root, executor.workers, progress)
     if executor.kind == "ray":
-        return run_ray(source, tasks, artifact_root, progress)
+        # Ray opened by this run ends with its job (see Executor.close); a caller's Ray, which
+        # outlives the run, needs its tasks cancelled.
+        return run_ray(source, tasks, artifact_root, progress, not executor.started_ray)
     return run_serial(source, tasks, artifact_root, progress)

@@ -64,13 +64,13 @@ def test_unreachable_cluster_fails_fast_and_writes_nothing(tmp_path):
 
 
 @pytest.fixture
-def token_cluster(tmp_path):
-    """A real `ray start --head` cluster with Ray's default token authentication, its token in
-    ~/.ray/auth_token of a private HOME."""
+def token_cluster(tmp_path, log_env):
+    """A real `ray start --head` cluster of one CPU with Ray's default token authentication, its
+    token in ~/.ray/auth_token of a private HOME; its workers log to ``log_env``'s file."""
     ray_cli = shutil.which("ray", path=str(Path(SEQRL[0]).parent))
     home = tmp_path / "home"
     home.mkdir()
-    env = {**os.environ, "HOME": str(home)}
+    env = {**os.environ, "HOME": str(home), **log_env}
     for variable in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(variable, None)
     # As on a machine where Ray made a token once: `ray start` then requires it by default.
@@ -99,3 +99,45 @@ def test_token_authenticated_cluster_is_joined_or_refused_in_one_line(tmp_path, 
     joined = run_cli(*common, "--out", tmp_path / "joined", env=home)  # token from ~/.ray
     assert joined.returncode == 0, joined.stderr
     assert len(pd.read_parquet(tmp_path / "joined" / "results.parquet")) == 5
+
+
+def test_a_stopped_run_leaves_no_task_running_on_the_cluster(tmp_path, user_file, log_env,
+                                                             token_cluster):  # fmt: skip
+    """The driver does not cancel its tasks (Ray's cancel can abort it); ending its job must."""
+    address, home = token_cluster
+    out = tmp_path / "cluster"
+    args = ["run", f"{user_file}:slow-sum", "--set", "delay=4", "--seeds", "4", "--executor",
+            "ray", "--ray-address", address, "--out", out]  # fmt: skip
+    main_process = _start(args, {**log_env, **home})
+    deadline = time.monotonic() + 120
+    while not _task_files(out) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _task_files(out)  # the next task has just started its 4 s sleep
+    os.kill(main_process.pid, signal.SIGTERM)
+    _, stderr = main_process.communicate(timeout=60)
+    assert main_process.returncode == 143, stderr
+    time.sleep(6)  # a task left running would finish, and log its line, within 4 s
+    logged = Path(log_env["SEQRL_TEST_LOG"]).read_text().splitlines()
+    assert len(logged) == len(_task_files(out)) == len(pd.read_parquet(out / "results.parquet"))
+
+
+def test_an_interrupted_api_run_ends_its_ray_and_its_running_tasks(tmp_path, user_file, log_env,
+                                                                   monkeypatch):  # fmt: skip
+    import ray
+
+    import seqrl
+
+    monkeypatch.setenv("SEQRL_TEST_LOG", log_env["SEQRL_TEST_LOG"])  # read by Ray's workers
+
+    def interrupt(done, total):
+        raise KeyboardInterrupt  # Ctrl-C in a notebook, after the first finished task
+
+    out = tmp_path / "api"
+    with pytest.raises(KeyboardInterrupt):
+        seqrl.run(f"{user_file}:slow-sum", params={"delay": 3.0}, seeds=2, executor="ray",
+                  workers=1, out=out, progress=interrupt)  # fmt: skip
+    assert not ray.is_initialized()
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    time.sleep(5)  # the next task, 3 s long and just started, would have logged by now
+    logged = Path(log_env["SEQRL_TEST_LOG"]).read_text().splitlines()
+    assert len(logged) == len(_task_files(out)) == 1
