@@ -9,8 +9,9 @@ evaluation and OT relabelling) with ``algorithm=SAC-batched`` and ``runs`` = K m
 ``seqrl.run`` on the serial executor in this process: aggregate agent steps/s = K x budget / wall,
 wall including demo collection, learner set-up and evaluation. A 1000-step task of the same shapes
 runs first (past the scenario's 500 random steps, so it trains) so that JAX's persistent cache
-holds the compiled update (its seconds are printed apart). The reference is SB3 SAC (the scenario's default algorithm), one run, same budget, in the
-same process. One torch and one XLA thread: this is the cost on one of the sweep's cores.
+holds the compiled update (its seconds are printed apart). The reference is SB3 SAC (the
+scenario's default algorithm), one run, same budget, in the same process. One torch and one XLA
+thread: this is the cost on one of the sweep's cores.
 """
 
 from __future__ import annotations
