@@ -18,7 +18,8 @@ when this was written): a Meta-World step costs 0.5-0.65 ms of one core here, so
 steps are ~4,900 core-seconds of simulation, about 5 minutes on 16 cores. The run directory holds
 what every run holds (results, trajectories, IQM learning curves with 95% stratified-bootstrap
 bands in summary.md, saved policies); this script prints, per task and schedule, the final success
-over the runs and the first evaluation step at which any run succeeded.
+of each run, the IQM over runs of each run's mean success over its evaluations, the first
+evaluation step at which any run succeeded, and ADS against each fixed gamma paired by run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,34 @@ import os
 import sys
 import time
 
+import pandas as pd
+
+from seqrl.scenarios.statistics import estimate, iqm, paired_comparison
+
 TASKS = ["basketball-v3", "hammer-v3", "assembly-v3"]
+
+
+def report_task(task: str, curves: pd.DataFrame) -> None:
+    """Per schedule: final success per run, the run's mean success over its evaluations (the
+    area under its success curve) as an IQM with a 95% bootstrap interval, and the first success;
+    then each fixed schedule against ADS, paired by run (run k shares demos and seed)."""
+    areas = {}
+    for (schedule, gamma), group in curves.groupby(["schedule", "gamma"]):
+        label = "ADS" if schedule == "ads" else f"fixed {gamma:g}"
+        by_run = group.pivot_table(index="run", columns="step", values="value")
+        areas[label] = by_run.mean(axis=1).to_numpy()
+        area = estimate(areas[label], iqm)
+        solved = group[group["value"] > 0]["step"]
+        first = f"first success at {solved.min():.0f} steps" if len(solved) else "no success"
+        print(f"{task} {label}: final success per run "
+              f"{' '.join(f'{v:.2f}' for v in by_run.iloc[:, -1])}; mean over evaluations, IQM "
+              f"{area.value:.3f} [{area.low:.3f}, {area.high:.3f}]; {first}")  # fmt: skip
+    for label, area in areas.items():
+        if label != "ADS" and "ADS" in areas:
+            pairs = paired_comparison(areas["ADS"], area)
+            print(f"{task} ADS against {label}, paired by run (mean over evaluations): better in "
+                  f"{pairs.better}, worse in {pairs.worse}, tied in {pairs.tied}, mean difference "
+                  f"{pairs.mean_difference:+.3f}, sign test p = {pairs.sign_test_p:.2f}")  # fmt: skip
 
 
 def main() -> int:
@@ -37,6 +65,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="seeds per task and schedule")
     parser.add_argument("--workers", type=int, default=2, help="tasks trained at once")
     parser.add_argument("--eval-freq", type=int, default=5_000)
+    parser.add_argument("--eval-episodes", type=int, default=5, help="episodes per evaluation")
     parser.add_argument("--out", required=True, help="run directory (resumes when it exists)")
     parser.add_argument("--tasks", nargs="+", default=TASKS)
     parser.add_argument("--gpu", action="store_true", help="refuse to run without a JAX GPU")
@@ -58,7 +87,8 @@ def main() -> int:
         result = seqrl.run(
             "ads-metaworld",
             {"algorithm": "SAC-batched", "runs": args.runs, "budget": args.budget,
-             "eval_freq": args.eval_freq, "async_envs": args.async_envs},
+             "eval_freq": args.eval_freq, "eval_episodes": args.eval_episodes,
+             "async_envs": args.async_envs},
             {"task": args.tasks},
             seeds=1, workers=args.workers, out=args.out,
         )  # fmt: skip
@@ -71,13 +101,8 @@ def main() -> int:
     curves = result.trajectories.query("metric == 'success_rate'")
     print(f"{len(result.results)} tasks, {args.runs} runs each, {args.budget} steps per run, "
           f"{wall:.0f} s; summary and curves: {args.out}/summary.md")  # fmt: skip
-    for (task, schedule, gamma), group in curves.groupby(["task", "schedule", "gamma"]):
-        label = "ADS" if schedule == "ads" else f"fixed {gamma:g}"
-        final = group[group["step"] == group["step"].max()]["value"]
-        solved = group[group["value"] > 0]["step"]
-        first = f"first success at {solved.min():.0f} steps" if len(solved) else "no success"
-        print(f"{task} {label}: final success {final.mean():.2f} (runs: "
-              f"{', '.join(f'{v:.2f}' for v in final)}); {first}")  # fmt: skip
+    for task, task_curves in curves.groupby("task"):
+        report_task(task, task_curves)
     return 0
 
 

@@ -31,9 +31,9 @@ import os
 import time
 
 import numpy as np
-from scipy import stats
 
 import seqrl
+from seqrl.scenarios.statistics import paired_comparison
 
 VARIANTS: dict[str, dict | None] = {
     "SB3 SAC, one run per task": None,
@@ -99,12 +99,10 @@ def main() -> None:
     print(f"baseline again: {again:.1f} s; ratios against the mean, {base_wall:.1f} s "
           f"(against the first alone x{first_wall / base_wall:.2f}, the second x{again / base_wall:.2f})")  # fmt: skip
     for name, (wall, success) in list(rows.items())[1:]:
-        wins, losses = int((success > base).sum()), int((success < base).sum())
-        test = stats.binomtest(wins, wins + losses) if wins + losses else None
+        pairs = paired_comparison(success, base)
         print(f"{name}: {base_wall / wall:.2f}x the baseline's aggregate steps/s; paired by run: "
-              f"better in {wins}, worse in {losses}, tied in {args.runs - wins - losses}, mean "
-              f"difference {np.mean(success - base):+.2f}"
-              + (f", sign test p = {test.pvalue:.2f}" if test else ""))  # fmt: skip
+              f"better in {pairs.better}, worse in {pairs.worse}, tied in {pairs.tied}, mean "
+              f"difference {pairs.mean_difference:+.2f}, sign test p = {pairs.sign_test_p:.2f}")  # fmt: skip
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -130,3 +130,35 @@ def estimates(
 def estimate(values: np.ndarray, estimator: Estimator = np.mean) -> Estimate:
     """One estimator of the finite ``values`` with its interval (see :func:`estimates`)."""
     return estimates(values, {"value": estimator})["value"]
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """One arm against a baseline over the same seeds (common random numbers: pair ``k`` shares
+    seed ``k``): how many pairs it wins, loses and ties, the mean difference, and the two-sided
+    exact sign test of wins against losses (ties dropped; 1.0 when every pair ties)."""
+
+    better: int
+    worse: int
+    tied: int
+    mean_difference: float
+    sign_test_p: float
+
+
+def paired_comparison(values: np.ndarray, baseline: np.ndarray) -> PairedComparison:
+    """Compare ``values[k]`` with ``baseline[k]`` seed by seed.
+
+    The sign test assumes only that, under no effect, a non-tied pair is won or lost with
+    probability 1/2 (p = P(Binomial(n, 1/2) at least as far from n/2 as the wins)); it suits bounded
+    scores such as success rates, where many pairs tie.
+    """
+    from scipy import stats
+
+    values, baseline = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
+    if values.shape != baseline.shape or values.ndim != 1:
+        raise ValueError(f"paired scores need two equal 1-D shapes, got {values.shape} and "
+                         f"{baseline.shape}")  # fmt: skip
+    better, worse = int((values > baseline).sum()), int((values < baseline).sum())
+    p = stats.binomtest(better, better + worse).pvalue if better + worse else 1.0
+    return PairedComparison(better, worse, values.size - better - worse,
+                            float(np.mean(values - baseline)), float(p))  # fmt: skip

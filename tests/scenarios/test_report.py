@@ -19,6 +19,7 @@ from seqrl.scenarios.statistics import (
     MIN_SEEDS_FOR_INTERVAL,
     estimate,
     iqm,
+    paired_comparison,
     stratified_bootstrap_interval,
 )
 
@@ -89,6 +90,24 @@ def _frame(n_seeds):
         for s in range(n_seeds)
     ]
     return pd.DataFrame(rows)
+
+
+def test_paired_comparison_counts_pairs_and_gives_the_exact_sign_test():
+    baseline = np.array([0.0, 0.2, 0.4, 0.0, 0.6, 0.0, 0.0, 0.2, 0.0, 1.0])
+    arm = np.array([0.4, 0.6, 0.4, 0.2, 0.8, 0.2, 0.2, 0.4, 0.6, 0.8])  # 8 better, 1 worse, 1 tie
+    comparison = paired_comparison(arm, baseline)
+    assert (comparison.better, comparison.worse, comparison.tied) == (8, 1, 1)
+    assert comparison.mean_difference == pytest.approx(np.mean(arm) - np.mean(baseline))
+    # Two-sided: P(X >= 8) + P(X <= 1) for X ~ Binomial(9, 1/2), ties dropped.
+    tails = sum(math.comb(9, k) for k in (0, 1, 8, 9)) / 2**9
+    assert comparison.sign_test_p == pytest.approx(tails)
+    swapped = paired_comparison(baseline, arm)
+    assert (swapped.better, swapped.worse, swapped.sign_test_p) == (1, 8, comparison.sign_test_p)
+    assert swapped.mean_difference == pytest.approx(-comparison.mean_difference)
+    tie = paired_comparison(baseline, baseline)
+    assert (tie.tied, tie.sign_test_p) == (10, 1.0)
+    with pytest.raises(ValueError, match="equal 1-D shapes"):
+        paired_comparison(arm, baseline[:5])
 
 
 def test_summarise_reports_each_estimator_with_its_interval_and_n():
