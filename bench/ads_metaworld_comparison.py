@@ -51,12 +51,12 @@ def report_task(task: str, curves: pd.DataFrame) -> None:
         print(f"{task} {label}: final success per run "
               f"{' '.join(f'{v:.2f}' for v in by_run.iloc[:, -1])}; mean over evaluations, IQM "
               f"{area.value:.3f} [{area.low:.3f}, {area.high:.3f}]; {first}")  # fmt: skip
-    for label, area in areas.items():
-        if label != "ADS" and "ADS" in areas:
-            pairs = paired_comparison(areas["ADS"], area)
-            print(f"{task} ADS against {label}, paired by run (mean over evaluations): better in "
-                  f"{pairs.better}, worse in {pairs.worse}, tied in {pairs.tied}, mean difference "
-                  f"{pairs.mean_difference:+.3f}, sign test p = {pairs.sign_test_p:.2f}")  # fmt: skip
+    ads = areas.pop("ADS", None)
+    for label, area in areas.items() if ads is not None else ():
+        pairs = paired_comparison(ads, area)
+        print(f"{task} ADS against {label}, paired by run (mean over evaluations): better in "
+              f"{pairs.better}, worse in {pairs.worse}, tied in {pairs.tied}, mean difference "
+              f"{pairs.mean_difference:+.3f}, sign test p = {pairs.sign_test_p:.2f}")  # fmt: skip
 
 
 def main() -> int:
