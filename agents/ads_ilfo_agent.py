@@ -29,6 +29,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
@@ -312,6 +313,9 @@ class ImitationFromObservationAgent:
                 raise ValueError("n_steps > 1 needs stable-baselines3 >= 2.7")
             kwargs["n_steps"] = self.config.n_steps
         self.model = algorithm("MlpPolicy", env, **kwargs)
+        # A logger that writes nothing (a scenario sets its run directory's): SB3's default
+        # leaves an empty SB3-<time> folder in the temp directory at every learn.
+        self.model.set_logger(Logger(folder=None, output_formats=[]))
         self.relabel_callback = OTRelabelCallback(self.rewarder)
 
     def learn(self, total_timesteps: int, callbacks: list[BaseCallback] | None = None) -> None:

@@ -113,10 +113,14 @@ def score_policy(
     return np.asarray(rewards, dtype=float)
 
 
-def training_logger(directory: Path) -> Any:
-    """SB3's logger writing ``directory/logs/progress.csv`` (and TensorBoard files if installed)."""
-    from stable_baselines3.common.logger import configure
+def training_logger(directory: Path | None) -> Any:
+    """SB3's logger writing ``directory/logs/progress.csv`` (and TensorBoard files if installed);
+    with no directory a logger that writes nothing (SB3's default would leave an empty
+    ``SB3-<time>`` folder in the temp directory at every ``learn``)."""
+    from stable_baselines3.common.logger import Logger, configure
 
+    if directory is None:
+        return Logger(folder=None, output_formats=[])
     formats = ["csv"] + (["tensorboard"] if importlib.util.find_spec("tensorboard") else [])
     return configure(str(directory / LOG_DIR), formats)
 

@@ -424,8 +424,7 @@ def dp_rl_learner(args: RlLearnerArgs, rng: np.random.Generator) -> TaskOutput:
         verbose=0,
     )
     directory = artifact_dir()
-    if directory is not None:
-        model.set_logger(training_logger(directory))
+    model.set_logger(training_logger(directory))
     callbacks = training_callbacks(directory, args.checkpoint_freq, args.total_timesteps)
     model.learn(args.total_timesteps, callback=callbacks)
     bayesian = BayesianPolicy(args.learning.learner().signal_model)

@@ -508,8 +508,7 @@ def marl_sequential(args: MarlArgs, rng: np.random.Generator) -> TaskOutput:
         verbose=0,
     )
     directory = artifact_dir()
-    if directory is not None:
-        model.set_logger(training_logger(directory))
+    model.set_logger(training_logger(directory))
     model.learn(
         args.total_timesteps, callback=training_callbacks(directory, 0, args.total_timesteps)
     )

@@ -151,3 +151,26 @@ def test_a_batched_ads_task_saves_every_run_and_reloads_with_its_score(tmp_path)
     finals = curves[(curves["metric"] == "success_rate") & (curves["step"] == curves["step"].max())]
     results = pd.read_parquet(out / "results.parquet")
     assert results["success_rate"].iloc[0] == pytest.approx(finals["value"].mean())
+
+
+@pytest.mark.parametrize(
+    "scenario, params",
+    [
+        ("dp-rl-learner", {"total_timesteps": 256}),
+        ("marl-sequential", {}),
+        ("ads-toy", {"budget": 240, "eval_freq": 120, "eval_episodes": 2}),
+    ],
+)
+def test_training_in_memory_leaves_nothing_in_the_temp_directory(
+    scenario, params, tmp_path, monkeypatch
+):
+    """SB3 without a logger of the caller's makes an empty SB3-<time> folder in the temp
+    directory at every learn; a run kept in memory writes nothing anywhere."""
+    import tempfile
+
+    import seqrl
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = seqrl.run(scenario, params, quick=True, seeds=1)
+    assert len(result.results) >= 1  # it trained
+    assert sorted(p.name for p in tmp_path.glob("SB3-*")) == []
