@@ -39,6 +39,7 @@ download() {
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 -d "$WHEEL_DIR" "${WHEELS[@]}"
     "$python" -m pip wheel --quiet --no-deps -w "$WHEEL_DIR" .
+    rm -rf build  # setuptools' in-tree staging copy of the package, stale once the code moves on
     du -sh "$WHEEL_DIR"
     ls "$WHEEL_DIR"
 }
