@@ -66,9 +66,7 @@ MetaWorldTask = Literal[
     "door-unlock-v3",
     "door-open-v3",
 ]
-METAWORLD_TASKS: tuple[str, ...] = typing.get_args(MetaWorldTask)
 DemoTask = Literal["fetch-deliver", MetaWorldTask]
-DEMO_TASKS: tuple[str, ...] = typing.get_args(DemoTask)
 Algorithm = Literal["SAC", "TD3", "DDPG", "SBX-SAC", "SBX-CrossQ", "SAC-batched"]
 """The off-policy learners of :class:`~seqrl.agents.ads_imitation.LearnerConfig`: SB3's, SBX's
 JAX SAC / CrossQ (``sbx-rl``, same API), and the batched JAX SAC that trains ``runs`` runs of a
