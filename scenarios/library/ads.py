@@ -366,8 +366,7 @@ def _train_sb3(training: Training) -> tuple[Histories, dict[str, Any]]:
     callback = DiscountScheduleCallback(eval_env, schedule, args.eval_freq, args.eval_episodes,
                                         training.min_success_steps)  # fmt: skip
     directory = artifact_dir()
-    if directory is not None:
-        agent.model.set_logger(training_logger(directory))
+    agent.model.set_logger(training_logger(directory))
     callbacks = training_callbacks(directory, args.checkpoint_freq, args.budget)
     agent.learn(args.budget, [callback, *callbacks])
     if directory is not None:

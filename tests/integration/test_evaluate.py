@@ -165,7 +165,7 @@ def test_training_in_memory_leaves_nothing_in_the_temp_directory(
     scenario, params, tmp_path, monkeypatch
 ):
     """SB3 without a logger of the caller's makes an empty SB3-<time> folder in the temp
-    directory at every learn; a run kept in memory writes nothing anywhere."""
+    directory at every learn; a run kept in memory leaves none."""
     import tempfile
 
     import seqrl
